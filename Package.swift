@@ -1,0 +1,85 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layout (see docs/architecture.md): C libraries in their own system-library targets,
+// the core below everything, the PKI on the system OpenSSL, config on Yams, and the CLI
+// on top. Plugins under plugins/ depend on the core only.
+let package = Package(
+    name: "alertgate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "alertgate", targets: ["alertgate"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "AlertGateCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log")
+            ]
+        ),
+        .target(
+            name: "AlertGatePKI",
+            dependencies: [
+                "COpenSSL",
+                "AlertGateCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "AlertGateConfig",
+            dependencies: [
+                "AlertGateCore",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "alertgate",
+            dependencies: [
+                "AlertGateCore",
+                "AlertGatePKI",
+                "AlertGateConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // Test support: a PKI made with the openssl CLI at test time, and loopback peers.
+        .target(
+            name: "AlertGateTesting",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "AlertGatePKITests",
+            dependencies: ["AlertGatePKI", "AlertGateTesting"]
+        ),
+        .testTarget(
+            name: "AlertGateConfigTests",
+            dependencies: ["AlertGateConfig", "AlertGatePKI", "AlertGateTesting"]
+        ),
+        .testTarget(
+            name: "alertgateTests",
+            dependencies: ["AlertGateTesting"]
+        ),
+    ]
+)

@@ -1,0 +1,152 @@
+import Foundation
+
+/// Where certificate checks get the CRL of a distribution point.
+public protocol CRLSource: Sendable {
+    /// The CRL published at `url`, current per the source's freshness rules.
+    func revocationList(at url: String) async throws(CRLFetchError) -> CertificateRevocationList
+}
+
+/// CRLs by distribution point: kept in memory and on disk (under the data directory, so a
+/// restart does not depend on the CA's web server), and fetched again when the CRL's
+/// nextUpdate has passed or it is older than `maxAge`, whichever comes first.
+///
+/// A fetch that fails while the cached CRL is still before its nextUpdate keeps the cached
+/// one: it is still the CA's current word. Past nextUpdate there is no current CRL, and the
+/// caller reports `crl-unreachable`.
+public actor CRLCache: CRLSource {
+    struct Entry {
+        var crl: CertificateRevocationList
+        var fetchedAt: Date
+    }
+
+    private let fetcher: any CRLFetching
+    private let directory: URL?
+    private let maxAge: Duration
+    private let now: @Sendable () -> Date
+    private var entries: [String: Entry] = [:]
+    private var inFlight: [String: Task<Entry, any Error>] = [:]
+
+    /// - Parameters:
+    ///   - directory: where fetched CRLs are kept across restarts; nil keeps them in memory.
+    ///   - maxAge: the longest a CRL is used before it is fetched again.
+    public init(fetcher: any CRLFetching, directory: URL?, maxAge: Duration = .seconds(3600), now: @escaping @Sendable () -> Date = Date.init) {
+        self.fetcher = fetcher
+        self.directory = directory
+        self.maxAge = maxAge
+        self.now = now
+    }
+
+    public func revocationList(at url: String) async throws(CRLFetchError) -> CertificateRevocationList {
+        if entries[url] == nil, let stored = loadFromDisk(url) {
+            entries[url] = stored
+        }
+        if let entry = entries[url], isFresh(entry) {
+            return entry.crl
+        }
+        do {
+            let entry = try await refetch(url)
+            return entry.crl
+        } catch {
+            if let entry = entries[url], let nextUpdate = entry.crl.nextUpdate, now() < nextUpdate {
+                return entry.crl
+            }
+            throw error
+        }
+    }
+
+    /// Fetches `url` again now, whatever the cached copy's age (the CRL refresh schedule).
+    @discardableResult
+    public func refresh(_ url: String) async throws(CRLFetchError) -> CertificateRevocationList {
+        try await refetch(url).crl
+    }
+
+    /// When the cached CRL of `url` is due to be fetched again; nil if none is cached.
+    public func refreshDate(for url: String) -> Date? {
+        entries[url].map(dueDate)
+    }
+
+    /// The distribution points that have a CRL in memory.
+    public var cachedURLs: [String] {
+        Array(entries.keys).sorted()
+    }
+
+    // MARK: Internals
+
+    private func dueDate(_ entry: Entry) -> Date {
+        let byAge = entry.fetchedAt.addingTimeInterval(maxAge.timeInterval)
+        guard let nextUpdate = entry.crl.nextUpdate else { return byAge }
+        return min(byAge, nextUpdate)
+    }
+
+    private func isFresh(_ entry: Entry) -> Bool {
+        now() < dueDate(entry)
+    }
+
+    /// One fetch per URL at a time: concurrent callers share it.
+    private func refetch(_ url: String) async throws(CRLFetchError) -> Entry {
+        let task: Task<Entry, any Error>
+        if let running = inFlight[url] {
+            task = running
+        } else {
+            let fetcher = self.fetcher
+            let fetchedAt = now()
+            task = Task {
+                let bytes = try await fetcher.fetch(url)
+                do {
+                    return Entry(crl: try CertificateRevocationList(bytes: bytes), fetchedAt: fetchedAt)
+                } catch {
+                    throw CRLFetchError(url: url, reason: "the answer is not a CRL in DER or PEM form")
+                }
+            }
+            inFlight[url] = task
+        }
+        defer { inFlight[url] = nil }
+        do {
+            let entry = try await task.value
+            entries[url] = entry
+            saveToDisk(url, entry.crl)
+            return entry
+        } catch let error as CRLFetchError {
+            throw error
+        } catch {
+            throw CRLFetchError(url: url, reason: "\(error)")
+        }
+    }
+
+    private func file(for url: String) -> URL? {
+        directory?.appendingPathComponent(Self.fileName(for: url))
+    }
+
+    /// A readable, collision-safe file name: the URL's letters and digits, then a hash.
+    static func fileName(for url: String) -> String {
+        let readable = String(url.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" }.suffix(80))
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs, unlike Hasher
+        for byte in url.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return "\(readable)-\(String(hash, radix: 16)).crl"
+    }
+
+    private func loadFromDisk(_ url: String) -> Entry? {
+        guard let file = file(for: url),
+            let data = try? Data(contentsOf: file),
+            let crl = try? CertificateRevocationList(bytes: Array(data)),
+            let modified = try? FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as? Date
+        else { return nil }
+        return Entry(crl: crl, fetchedAt: modified)
+    }
+
+    private func saveToDisk(_ url: String, _ crl: CertificateRevocationList) {
+        guard let file = file(for: url) else { return }
+        // A cache: failing to write it costs a refetch after restart, nothing more.
+        try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? Data(crl.derEncoded).write(to: file, options: .atomic)
+    }
+}
+
+extension Duration {
+    var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}
