@@ -47,17 +47,27 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Assembles a running gateway from a config: the store, its services, the logs.
+        .target(
+            name: "AlertGateRuntime",
+            dependencies: [
+                "AlertGateCore",
+                "AlertGatePKI",
+                "AlertGateConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "alertgate",
             dependencies: [
                 "AlertGateCore",
                 "AlertGatePKI",
                 "AlertGateConfig",
+                "AlertGateRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Test support: a PKI made with the openssl CLI at test time, and loopback peers.

@@ -4,6 +4,11 @@ public struct DistinguishedName: Sendable, Hashable {
         /// OpenSSL's short name: `C`, `ST`, `L`, `O`, `OU`, `CN`, `emailAddress`, …
         public var key: String
         public var value: String
+
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
     }
 
     public var attributes: [Attribute]

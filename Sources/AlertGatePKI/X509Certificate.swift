@@ -112,9 +112,12 @@ public final class X509Certificate: @unchecked Sendable {
     }
 
     /// Whether the certificate names itself as issuer and its own key verifies it:
-    /// a root CA or a self-signed end-entity certificate.
+    /// a root CA or a self-signed end-entity certificate. (`X509_check_issued` would also
+    /// demand keyCertSign, which a self-signed end-entity certificate rightly lacks.)
     public var isSelfSigned: Bool {
-        X509_check_issued(pointer, pointer) == X509_V_OK && X509_verify(pointer, X509_get0_pubkey(pointer)) == 1
+        OpenSSLErrorQueue.clear()
+        defer { OpenSSLErrorQueue.clear() }
+        return X509_self_signed(pointer, 1) == 1
     }
 
     /// Whether this certificate's key matches `key`.

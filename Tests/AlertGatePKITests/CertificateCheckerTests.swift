@@ -219,7 +219,8 @@ import Testing
         defer { Task { try await server.stop() } }
         let issued = try pki.issue("rotating", commonName: "rotating.contoso.com", crlURL: server.url(for: "issuing.crl"))
         let cacheFolder = pki.directory.appendingPathComponent("crl-cache")
-        let cache = CRLCache(fetcher: HTTPCRLFetcher(), directory: cacheFolder, maxAge: .milliseconds(500))
+        let clock = TestClock()
+        let cache = CRLCache(fetcher: HTTPCRLFetcher(), directory: cacheFolder, maxAge: .seconds(60), now: { clock.now })
 
         let first = try await check(issued, useCRL: true, crls: cache)
         #expect(first.isValid, "failures: \(first.checks.filter(\.isFailure))")
@@ -231,7 +232,7 @@ import Testing
         #expect(cached.isValid)
         #expect(server.requests(for: "issuing.crl") == 1)
 
-        try await Task.sleep(for: .milliseconds(600))
+        clock.advance(by: 61)
         let refetched = try await check(issued, useCRL: true, crls: cache)
         expectRefused(refetched, .revoked, CertificateProblem.revoked.message)
         #expect(server.requests(for: "issuing.crl") == 2)

@@ -1,0 +1,36 @@
+# alertgate — two commands: `make run` and `make test` (see README.md).
+# Both install what is missing (Debian packages), then build.
+
+SWIFT        ?= swift
+CONFIG       ?= config.yaml
+APT_PACKAGES := pkg-config libssl-dev openssl libnghttp2-dev nghttp2-server nghttp2-client
+
+.PHONY: run test deps build release clean
+
+run: release
+	.build/release/alertgate run --config $(CONFIG)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product alertgate
+
+# Installs only the packages that are not there yet (apt-get needs root: sudo otherwise).
+deps:
+	@missing=""; \
+	for package in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+clean:
+	rm -rf .build .build-asan

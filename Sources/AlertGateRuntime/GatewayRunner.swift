@@ -1,0 +1,97 @@
+import AlertGateConfig
+import AlertGatePKI
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `alertgate run`: load and check the config and the certificate store, then run the
+/// gateway's services until SIGTERM or SIGINT.
+public struct GatewayRunner: Sendable {
+    public let configPath: String
+    public let knownTransports: Set<String>
+
+    public init(configPath: String, knownTransports: Set<String>) {
+        self.configPath = configPath
+        self.knownTransports = knownTransports
+    }
+
+    /// Runs until stopped; returns the process exit status (SPEC §3: 0 on a clean stop,
+    /// 1 if the config or a required certificate is invalid at start).
+    public func run() async -> Int32 {
+        let loaded: ConfigValidation.Loaded
+        switch await ConfigValidation(path: configPath, knownTransports: knownTransports).run(selfSigned: .generate) {
+        case .failure(let errors):
+            for line in errors.rendered(path: configPath) {
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+            return 1
+        case .success(let value):
+            loaded = value
+        }
+
+        let logger: Logger
+        do {
+            logger = try Self.logger(for: loaded.config.gateway.log)
+        } catch {
+            FileHandle.standardError.write(Data("\(configPath): gateway.log.file: cannot open: \(error)\n".utf8))
+            return 1
+        }
+
+        let required = loaded.requiredCertificates
+        var refused = false
+        for item in loaded.store.store.items {
+            guard let failure = item.firstFailure else { continue }
+            let isRequired = required.contains(item.name)
+            refused = refused || isRequired
+            logger.log(
+                level: isRequired ? .error : .warning,
+                "\(isRequired ? "certificate refused" : "unused certificate refused"): \(failure.problem?.message ?? "")",
+                metadata: CertificateStoreService.metadata(item.name, failure))
+        }
+        for diagnostic in loaded.store.diagnostics where !diagnostic.message.hasPrefix("certificate ") {
+            logger.error("\(diagnostic.rendered(path: configPath))")
+            refused = true
+        }
+        if refused {
+            logger.error("not starting: a certificate the gateway needs is invalid (alertgate check-config --config \(configPath) lists every problem)")
+            return 1
+        }
+
+        let config = loaded.config
+        let configPath = configPath
+        let storeService = CertificateStoreService(
+            loader: loaded.loader,
+            initial: loaded.store.store,
+            reloadSignals: await UnixSignalsSequence(trapping: .sighup),
+            logger: logger
+        ) {
+            logger.info("alertgate running", metadata: [
+                "config": "\(configPath)",
+                "certificates": "\(loaded.store.store.items.count)",
+                "appliances": "\(config.appliances.count)",
+                "listeners": "\(config.listeners.count)",
+                "partners": "\(config.partners.count)",
+                "rules": "\(config.rules.count)",
+            ])
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: storeService, serviceName: "certificate-store")],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+            logger.info("alertgate stopped")
+            return 0
+        } catch {
+            logger.error("alertgate stopped on an error: \(error)")
+            return 1
+        }
+    }
+
+    static func logger(for settings: LogSection) throws -> Logger {
+        let output = try settings.file.map(LogOutput.file) ?? .standardError
+        let format: LineLogHandler.Format = settings.format == .json ? .json : .text
+        return Logger(label: "alertgate") { label in LineLogHandler(label: label, format: format, output: output) }
+    }
+}

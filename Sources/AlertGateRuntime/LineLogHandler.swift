@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+
+/// One line per event on standard error (or a file): time, level, message, then the
+/// event's metadata (`code=expired certificate=sensor-1`) — or the same as one JSON object
+/// per line (`gateway.log.format: json`).
+public struct LineLogHandler: LogHandler {
+    public enum Format: Sendable {
+        case text
+        case json
+    }
+
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    private let label: String
+    private let format: Format
+    private let output: LogOutput
+
+    public init(label: String, format: Format, output: LogOutput) {
+        self.label = label
+        self.format = format
+        self.output = output
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let time = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        let level = Self.levelName(event.level)
+        let line: String
+        switch format {
+        case .text:
+            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quoted("\($0.value)"))" }
+            line = ([time, level, event.message.description] + fields).joined(separator: " ")
+        case .json:
+            var object: [String: String] = ["time": time, "level": level, "message": event.message.description, "logger": label]
+            for (key, value) in merged { object[key] = "\(value)" }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            line = String(decoding: data, as: UTF8.self)
+        }
+        output.write(line + "\n")
+    }
+
+    /// The three levels operators filter on, as SPEC §4 names them.
+    static func levelName(_ level: Logger.Level) -> String {
+        switch level {
+        case .trace, .debug: "debug"
+        case .info, .notice: "info"
+        case .warning: "warning"
+        case .error, .critical: "error"
+        }
+    }
+
+    static func quoted(_ value: String) -> String {
+        value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? "\"\(value.replacingOccurrences(of: "\"", with: "\\\""))\"" : value
+    }
+}
+
+/// Where log lines go; one lock so lines from different threads never interleave.
+public final class LogOutput: Sendable {
+    private let handle: FileHandle
+    private let lock = NSLock()
+
+    public static let standardError = LogOutput(handle: .standardError)
+
+    init(handle: FileHandle) {
+        self.handle = handle
+    }
+
+    /// Appends to `path`, creating it (and its folder) if needed.
+    public static func file(_ path: String) throws -> LogOutput {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.seekToEnd()
+        return LogOutput(handle: handle)
+    }
+
+    func write(_ line: String) {
+        lock.withLock { handle.write(Data(line.utf8)) }
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+
+/// The `alertgate` command line (SPEC §3).
+@main
+struct AlertGateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alertgate",
+        abstract: "Forwards OT security alerts to SIEM partners over validated TLS.",
+        subcommands: [RunCommand.self, CheckConfigCommand.self, CertCommand.self]
+    )
+
+    /// The transport plugins this build ships; `transport:` in config.yaml must name one.
+    static let shippedTransports: Set<String> = ["http2", "syslog-tls"]
+
+    /// Parses and runs the command with SPEC §3's exit codes: usage errors exit 2 (the
+    /// argument parser's default would be 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                let message = fullMessage(for: error)
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
