@@ -26,7 +26,8 @@ let package = Package(
         .target(
             name: "AlertGateCore",
             dependencies: [
-                .product(name: "Logging", package: "swift-log")
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -38,6 +39,17 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // TLS on the system OpenSSL for SwiftNIO channels: contexts, the handler, peer checks.
+        .target(
+            name: "AlertGateTLS",
+            dependencies: [
+                "COpenSSL",
+                "AlertGateCore",
+                "AlertGatePKI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(
@@ -78,6 +90,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "AlertGateCoreTests",
+            dependencies: ["AlertGateCore"]
+        ),
+        .testTarget(
+            name: "AlertGateTLSTests",
+            dependencies: [
+                "AlertGateTLS", "AlertGatePKI", "AlertGateTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

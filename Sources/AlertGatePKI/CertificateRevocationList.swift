@@ -6,9 +6,9 @@ internal import COpenSSL
 /// Sendable because it is never mutated after parsing; OpenSSL reads CRLs concurrently
 /// when several verifications share one.
 public final class CertificateRevocationList: @unchecked Sendable {
-    let pointer: OpaquePointer
+    package let pointer: OpaquePointer
 
-    init(taking pointer: OpaquePointer) {
+    package init(taking pointer: OpaquePointer) {
         self.pointer = pointer
     }
 

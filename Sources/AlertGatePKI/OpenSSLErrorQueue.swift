@@ -3,13 +3,13 @@ internal import COpenSSL
 /// OpenSSL reports failures on a per-thread error queue. An event-loop thread serves many
 /// channels, so every caller clears the queue before a call whose failure it reports and
 /// drains it afterwards; otherwise one connection's stale error shows up in another's.
-enum OpenSSLErrorQueue {
-    static func clear() {
+package enum OpenSSLErrorQueue {
+    package static func clear() {
         ERR_clear_error()
     }
 
     /// Every queued error as one line (`"reason; reason"`), emptying the queue.
-    static func drain() -> String {
+    package static func drain() -> String {
         var reasons: [String] = []
         var buffer = [CChar](repeating: 0, count: 256)
         while true {

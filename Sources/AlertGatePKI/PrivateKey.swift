@@ -6,9 +6,9 @@ internal import COpenSSL
 /// Sendable because it is never mutated after loading; OpenSSL 3 keys are safe to use
 /// from several threads for signing and for building TLS contexts.
 public final class PrivateKey: @unchecked Sendable {
-    let pointer: OpaquePointer
+    package let pointer: OpaquePointer
 
-    init(taking pointer: OpaquePointer) {
+    package init(taking pointer: OpaquePointer) {
         self.pointer = pointer
     }
 

@@ -54,7 +54,7 @@ public enum SelfSignedCertificate {
         }
         X509_set_issuer_name(x509, name)
 
-        let san = IPv4Address.isLiteral(commonName) || commonName.contains(":") ? "IP:\(commonName)" : "DNS:\(commonName)"
+        let san = IPAddressLiteral.isIP(commonName) ? "IP:\(commonName)" : "DNS:\(commonName)"
         var context = X509V3_CTX()
         X509V3_set_ctx(&context, x509, x509, nil, nil, 0)
         for (nid, value) in [
@@ -98,12 +98,5 @@ public enum SelfSignedCertificate {
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyURL.path)
         try Data(pair.certificate.pemEncoded.utf8).write(to: certificateURL, options: .atomic)
         return (certificateURL, keyURL)
-    }
-}
-
-enum IPv4Address {
-    static func isLiteral(_ text: String) -> Bool {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
     }
 }

@@ -6,15 +6,15 @@ internal import COpenSSL
 /// Sendable because it is never mutated after it is created: every property reads through
 /// OpenSSL's getters, which are safe to call concurrently on a finished certificate.
 public final class X509Certificate: @unchecked Sendable {
-    let pointer: OpaquePointer
+    package let pointer: OpaquePointer
 
     /// Takes ownership of `pointer` (one reference).
-    init(taking pointer: OpaquePointer) {
+    package init(taking pointer: OpaquePointer) {
         self.pointer = pointer
     }
 
     /// Shares a certificate OpenSSL owns elsewhere, taking a reference of its own.
-    init(borrowing pointer: OpaquePointer) {
+    package init(borrowing pointer: OpaquePointer) {
         X509_up_ref(pointer)
         self.pointer = pointer
     }

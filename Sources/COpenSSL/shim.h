@@ -121,6 +121,9 @@ static inline long CShims_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) { return SSL
 static inline long CShims_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode) {
     return SSL_CTX_set_session_cache_mode(ctx, mode);
 }
+static inline int CShims_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *x) {
+    return (int)SSL_CTX_add1_chain_cert(ctx, x);
+}
 static inline int CShims_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
     return (int)SSL_set_tlsext_host_name(ssl, name);
 }

@@ -1,0 +1,176 @@
+import Foundation
+internal import COpenSSL
+
+/// What a connection expects of the peer's certificate (SPEC §6).
+public struct PeerExpectation: Sendable {
+    /// How the expected name is matched against the certificate.
+    public enum NameCheck: String, Sendable {
+        /// SAN DNS/IP entries; the CN only where the certificate has no SAN (RFC 6125).
+        case sanThenCN = "san-then-cn"
+        /// SAN entries only.
+        case san
+        /// The CN only.
+        case cn
+    }
+
+    /// The name (or IP address) the certificate must match; nil skips the name check
+    /// (an inbound client, whose name is its CN, is matched by the caller).
+    public var name: String?
+    public var nameCheck: NameCheck
+    /// The CAs the peer's chain must reach.
+    public var trustAnchors: [X509Certificate]
+    /// Check every certificate of the chain that names a CRL distribution point.
+    public var checkRevocation: Bool
+
+    public init(name: String?, nameCheck: NameCheck = .sanThenCN, trustAnchors: [X509Certificate], checkRevocation: Bool = true) {
+        self.name = name
+        self.nameCheck = nameCheck
+        self.trustAnchors = trustAnchors
+        self.checkRevocation = checkRevocation
+    }
+}
+
+/// The outcome of checking a peer: one result per check, in the order `diagnose` prints
+/// them (chain, expired, not-yet-valid, name-mismatch, revoked, crl-unreachable).
+public struct PeerVerdict: Sendable {
+    public var checks: [CheckResult]
+    /// The peer's certificate (leaf), for messages and status.
+    public var certificate: X509Certificate?
+
+    public var failures: [CheckResult] { checks.filter(\.isFailure) }
+    public var passed: Bool { failures.isEmpty }
+    public var firstFailure: CheckResult? { checks.first(where: \.isFailure) }
+}
+
+/// Checks a peer's certificate chain against a connection's expectations with OpenSSL's
+/// verifier: trust, validity, name, and revocation through the CRL cache. It only reports;
+/// the connection's policy (required/none) decides what a failure does.
+public struct PeerValidator: Sendable {
+    public var crlSource: (any CRLSource)?
+    public var now: @Sendable () -> Date
+
+    public init(crlSource: (any CRLSource)?, now: @escaping @Sendable () -> Date = Date.init) {
+        self.crlSource = crlSource
+        self.now = now
+    }
+
+    /// - Parameter chain: as the peer presented it, its own certificate first.
+    public func validate(chain: [X509Certificate], expecting expectation: PeerExpectation) async -> PeerVerdict {
+        guard let leaf = chain.first else {
+            return PeerVerdict(checks: [.failed(.chain, detail: "the peer presented no certificate")], certificate: nil)
+        }
+        var checks: [CheckResult] = []
+        let verifier = X509Verifier(anchors: expectation.trustAnchors, intermediates: Array(chain.dropFirst()))
+        let chainFailure = verifier.verify(leaf, mode: .chain)
+        if let chainFailure {
+            checks.append(.failed(.chain, detail: "\(chainFailure.reason) (depth \(chainFailure.depth), subject \(leaf.subject.description))"))
+        } else {
+            checks.append(.passed(.chain))
+        }
+
+        let now = now()
+        let expired = chain.first { now > $0.notAfter }
+        checks.append(expired.map { .failed(.expired, detail: "\($0.subject.description) expired \(CertificateChecker.format($0.notAfter))") } ?? .passed(.expired))
+        let early = chain.first { now < $0.notBefore }
+        checks.append(early.map { .failed(.notYetValid, detail: "\($0.subject.description) is valid from \(CertificateChecker.format($0.notBefore))") } ?? .passed(.notYetValid))
+
+        if let name = expectation.name {
+            checks.append(Self.matches(leaf, name: name, check: expectation.nameCheck)
+                ? .passed(.nameMismatch, detail: name)
+                : .failed(.nameMismatch(expected: name, commonName: leaf.commonName, subjectAlternativeNames: leaf.subjectAlternativeNames)))
+        }
+
+        if !expectation.checkRevocation {
+            checks.append(.skipped(.revoked, because: "revocation checking is off"))
+        } else if chainFailure != nil {
+            checks.append(.skipped(.revoked, because: "the chain of trust is not verified, so no CRL signature can be"))
+        } else {
+            checks.append(contentsOf: await revocationChecks(chain, anchors: expectation.trustAnchors))
+        }
+        return PeerVerdict(checks: checks, certificate: leaf)
+    }
+
+    /// Each certificate of the chain that names a distribution point is checked against its
+    /// issuer's CRL (`X509_V_FLAG_CRL_CHECK`, with that certificate as the target).
+    func revocationChecks(_ chain: [X509Certificate], anchors: [X509Certificate]) async -> [CheckResult] {
+        var revoked: CheckResult?
+        var unreachable: [String] = []
+        var checked: [String] = []
+        for (index, certificate) in chain.enumerated() where !certificate.isSelfSigned {
+            let urls = certificate.crlDistributionPoints
+            guard !urls.isEmpty else { continue }
+            guard let crlSource else {
+                unreachable.append("no CRL source for \(urls[0])")
+                continue
+            }
+            var crl: CertificateRevocationList?
+            var errors: [String] = []
+            for url in urls {
+                do {
+                    crl = try await crlSource.revocationList(at: url)
+                    break
+                } catch {
+                    errors.append(error.description)
+                }
+            }
+            guard let crl else {
+                unreachable.append(errors.joined(separator: "; "))
+                continue
+            }
+            let verifier = X509Verifier(anchors: anchors, intermediates: Array(chain.dropFirst(index + 1)))
+            switch verifier.verify(certificate, mode: .revocation([crl])) {
+            case nil:
+                checked.append(urls[0])
+            case let failure? where failure.isRevocation:
+                revoked = revoked ?? .failed(.revoked, detail: "\(certificate.subject.description), serial \(certificate.serialNumber), is listed by \(urls[0])")
+            case let failure?:
+                unreachable.append("\(urls[0]): \(failure.reason)")
+            }
+        }
+        let revocation: CheckResult = revoked ?? (unreachable.isEmpty
+            ? .passed(.revoked, detail: checked.isEmpty ? "no certificate of the chain names a CRL" : nil)
+            : .skipped(.revoked, because: "no current CRL"))
+        let reachability: CheckResult = unreachable.isEmpty
+            ? .passed(.crlUnreachable, detail: checked.isEmpty ? nil : checked.joined(separator: ", "))
+            : .failed(.crlUnreachable, detail: unreachable.joined(separator: "; "))
+        return [revocation, reachability]
+    }
+
+    /// RFC 6125 matching by OpenSSL (`X509_check_host`, no partial wildcards), or the CN
+    /// alone for `cn`.
+    static func matches(_ certificate: X509Certificate, name: String, check: PeerExpectation.NameCheck) -> Bool {
+        OpenSSLErrorQueue.clear()
+        defer { OpenSSLErrorQueue.clear() }
+        if IPAddressLiteral.isIP(name) {
+            switch check {
+            case .cn: return certificate.commonName == name
+            case .san, .sanThenCN: return X509_check_ip_asc(certificate.pointer, name, 0) == 1
+            }
+        }
+        switch check {
+        case .sanThenCN:
+            return X509_check_host(certificate.pointer, name, name.utf8.count, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS), nil) == 1
+        case .san:
+            let flags = UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT)
+            return X509_check_host(certificate.pointer, name, name.utf8.count, flags, nil) == 1
+        case .cn:
+            guard let commonName = certificate.commonName?.lowercased() else { return false }
+            let wanted = name.lowercased()
+            if commonName.hasPrefix("*.") {
+                // A wildcard stands for exactly one left-most label.
+                guard let dot = wanted.firstIndex(of: ".") else { return false }
+                return wanted[wanted.index(after: dot)...] == commonName.dropFirst(2) && dot != wanted.startIndex
+            }
+            return commonName == wanted
+        }
+    }
+}
+
+/// Whether a string is an IPv4 or IPv6 literal (not a host name).
+public enum IPAddressLiteral {
+    public static func isIP(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+}
