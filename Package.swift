@@ -52,6 +52,17 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Transport plugins (SPEC §7): each depends on the core's plugin API only.
+        .target(
+            name: "SyslogTLSTransport",
+            dependencies: [
+                "AlertGateCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "plugins/syslog-tls"
+        ),
         .target(
             name: "AlertGateConfig",
             dependencies: [
@@ -65,6 +76,7 @@ let package = Package(
             dependencies: [
                 "AlertGateCore",
                 "AlertGatePKI",
+                "AlertGateTLS",
                 "AlertGateConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -75,10 +87,13 @@ let package = Package(
             name: "alertgate",
             dependencies: [
                 "AlertGateCore",
+                "SyslogTLSTransport",
                 "AlertGatePKI",
                 "AlertGateConfig",
                 "AlertGateRuntime",
+                "AlertGateTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

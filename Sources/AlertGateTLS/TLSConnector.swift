@@ -51,11 +51,9 @@ public struct TLSConnector: Sendable {
             peerCheck = { peer in await policy.decide(peer) }
         }
         let channel: any Channel
-        let handshake: EventLoopFuture<(TLSPeer, PeerVerdict?)>
+        let eventLoop = group.next()
+        let promise = eventLoop.makePromise(of: (TLSPeer, PeerVerdict?).self)
         do {
-            let eventLoop = group.next()
-            let promise = eventLoop.makePromise(of: (TLSPeer, PeerVerdict?).self)
-            handshake = promise.futureResult
             let check = peerCheck
             let initializer: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -72,10 +70,11 @@ public struct TLSConnector: Sendable {
                 .connect(host: host, port: port)
                 .get()
         } catch {
+            promise.fail(error)  // no channel, so no handler will complete it
             throw .tcp(host: host, port: port, reason: "\(error)")
         }
         do {
-            let (peer, verdict) = try await handshake.get()
+            let (peer, verdict) = try await promise.futureResult.get()
             return Connection(channel: channel, peer: peer, verdict: verdict)
         } catch let error as TLSError {
             throw .tls(error)

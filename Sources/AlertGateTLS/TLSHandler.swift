@@ -89,6 +89,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let previous = state
         state = .closed
         scheduledClose?.cancel()
+        // A close we started is done once the channel is: the peer closed first.
+        closePromise?.succeed()
+        closePromise = nil
         failPendingWrites(ChannelError.ioOnClosedChannel)
         switch previous {
         case .checkingPeer:

@@ -40,7 +40,9 @@ public enum ProcessRunner {
     }
 
     /// Runs the program and returns its exit status and both outputs, whatever the status.
-    public static func capture(_ executable: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:], input: String? = nil) throws -> Result {
+    /// A program still running after `timeout` is killed (status -9) so that a hang fails
+    /// the test that caused it instead of stalling the whole run.
+    public static func capture(_ executable: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:], input: String? = nil, timeout: TimeInterval = 120) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -67,7 +69,15 @@ public enum ProcessRunner {
         try process.run()
         if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
         try stdin.fileHandleForWriting.close()
-        process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() > deadline {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return Result(status: -9, standardOutput: "", standardError: "\(executable) killed after \(Int(timeout)) s: it hung")
+            }
+            usleep(5_000)
+        }
         return Result(
             status: process.terminationStatus,
             standardOutput: String(decoding: try Data(contentsOf: outputFile), as: UTF8.self),

@@ -9,6 +9,8 @@ public final class OpenSSLServer: @unchecked Sendable {
         case reverse
         /// Answers an HTTP GET with a status page (an HTTP/1-only server).
         case www
+        /// Prints what it receives (a syslog receiver).
+        case sink
     }
 
     public let port: Int
@@ -26,14 +28,21 @@ public final class OpenSSLServer: @unchecked Sendable {
         switch mode {
         case .reverse: arguments.append("-rev")
         case .www: arguments.append("-www")
+        case .sink: arguments.append("-ign_eof")
         }
         process = try RunningProcess("/usr/bin/openssl", arguments + extraArguments)
-        try await process.waitForOutput(containing: "ACCEPT", timeout: .seconds(20))
+        try await process.waitForOutput(containing: "ACCEPT")
     }
 
-    /// Everything the server printed: verification lines, errors.
+    /// Everything the server printed: verification lines, errors, and (as a sink) the data.
     public var output: String {
         process.standardOutput + process.standardError
+    }
+
+    /// The RFC 5425 frames (`LEN SP MSG`) in what the server received, each checked: the
+    /// length prefix must count the message's bytes exactly.
+    public var syslogFrames: [String] {
+        SyslogFrameScanner.frames(in: process.standardOutput)
     }
 
     public func stop() {
@@ -64,5 +73,32 @@ public enum FreePort {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
         }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Finds octet-counted syslog frames in text that also holds other output.
+public enum SyslogFrameScanner {
+    public static func frames(in text: String) -> [String] {
+        let bytes = Array(text.utf8)
+        var frames: [String] = []
+        var index = 0
+        while index < bytes.count {
+            // A frame starts with digits, a space and "<" (the PRI of RFC 5424).
+            var cursor = index
+            var length = 0
+            while cursor < bytes.count, bytes[cursor] >= 0x30, bytes[cursor] <= 0x39, cursor - index < 7 {
+                length = length * 10 + Int(bytes[cursor] - 0x30)
+                cursor += 1
+            }
+            if cursor > index, cursor + 1 < bytes.count, bytes[cursor] == 0x20, bytes[cursor + 1] == UInt8(ascii: "<"),
+                cursor + 1 + length <= bytes.count
+            {
+                frames.append(String(decoding: bytes[(cursor + 1)..<(cursor + 1 + length)], as: UTF8.self))
+                index = cursor + 1 + length
+            } else {
+                index += 1
+            }
+        }
+        return frames
     }
 }

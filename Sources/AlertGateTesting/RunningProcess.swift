@@ -7,6 +7,9 @@ public final class RunningProcess: @unchecked Sendable {
     private let outputFile: URL
     private let errorFile: URL
     private let scratch: URL
+    /// Held open for the process's lifetime: some programs (openssl s_server) stop when
+    /// their standard input ends.
+    private let input = Pipe()
 
     public init(_ executable: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws {
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)")
@@ -22,7 +25,7 @@ public final class RunningProcess: @unchecked Sendable {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: outputFile)
         process.standardError = try FileHandle(forWritingTo: errorFile)
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = input
         try process.run()
     }
 
@@ -49,17 +52,20 @@ public final class RunningProcess: @unchecked Sendable {
     }
 
     /// Waits until standard error or output contains `text`; throws after `timeout`, or
-    /// when the process exits first.
-    public func waitForOutput(containing text: String, timeout: Duration = .seconds(30)) async throws {
+    /// when the process exits first. The output is looked at once more after the deadline:
+    /// on a loaded machine this task may not run again until after it.
+    public func waitForOutput(containing text: String, timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while true {
             if standardError.contains(text) || standardOutput.contains(text) { return }
             if !process.isRunning {
                 throw Timeout(waitingFor: "\"\(text)\" (the process exited with \(process.terminationStatus))", output: standardError + standardOutput)
             }
+            if ContinuousClock.now > deadline {
+                throw Timeout(waitingFor: "\"\(text)\"", output: standardError + standardOutput)
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw Timeout(waitingFor: "\"\(text)\"", output: standardError + standardOutput)
     }
 
     public func signal(_ signal: Int32) {
@@ -67,7 +73,7 @@ public final class RunningProcess: @unchecked Sendable {
     }
 
     /// Waits for the process to exit and returns its status; kills it after `timeout`.
-    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+    public func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now >= deadline {

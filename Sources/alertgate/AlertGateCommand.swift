@@ -1,5 +1,7 @@
+import AlertGateCore
 import ArgumentParser
 import Foundation
+import SyslogTLSTransport
 
 /// The `alertgate` command line (SPEC §3).
 @main
@@ -7,11 +9,16 @@ struct AlertGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alertgate",
         abstract: "Forwards OT security alerts to SIEM partners over validated TLS.",
-        subcommands: [RunCommand.self, CheckConfigCommand.self, CertCommand.self]
+        subcommands: [
+            RunCommand.self, CheckConfigCommand.self, CertCommand.self, DiagnoseCommand.self, SendTestCommand.self,
+        ]
     )
 
-    /// The transport plugins this build ships; `transport:` in config.yaml must name one.
-    static let shippedTransports: Set<String> = ["http2", "syslog-tls"]
+    /// The transport plugins this build ships: the one place that names them.
+    static let transports = TransportRegistry([SyslogTLSTransport()])
+
+    /// `transport:` in config.yaml must name one of these.
+    static var shippedTransports: Set<String> { transports.names }
 
     /// Parses and runs the command with SPEC §3's exit codes: usage errors exit 2 (the
     /// argument parser's default would be 64).

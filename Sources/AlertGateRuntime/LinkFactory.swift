@@ -1,0 +1,116 @@
+import AlertGateConfig
+import AlertGateCore
+import AlertGatePKI
+import AlertGateTLS
+import Foundation
+import Logging
+
+/// Builds the (appliance, partner) links of a config: the plugin by `transport`, the
+/// appliance's certificate from the store, the partner's trust and name, the policy.
+public struct LinkFactory: Sendable {
+    public let config: GatewayConfig
+    public let store: CertificateStore
+    public let registry: TransportRegistry
+    public let crlSource: any CRLSource
+    public let logger: Logger
+    public let events: LinkEvents
+
+    /// Trust for partners that name no `trust` bundle: the system's CA certificates.
+    public static let systemTrustFile = "/etc/ssl/certs/ca-certificates.crt"
+
+    public init(config: GatewayConfig, store: CertificateStore, registry: TransportRegistry, crlSource: any CRLSource, logger: Logger, events: LinkEvents = .none) {
+        self.config = config
+        self.store = store
+        self.registry = registry
+        self.crlSource = crlSource
+        self.logger = logger
+        self.events = events
+    }
+
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The appliance a partner's alerts are sent as when none is named: the first one.
+    public var defaultAppliance: String? {
+        config.appliances.first?.name
+    }
+
+    public func link(appliance applianceName: String, partner partnerName: String) throws(Failure) -> (TransportLink, any TransportPlugin) {
+        guard let partner = config.partner(named: partnerName) else {
+            throw Failure(description: "no partner named \"\(partnerName)\" in the config (partners: \(config.partners.map(\.name).joined(separator: ", ")))")
+        }
+        guard let appliance = config.appliance(named: applianceName) else {
+            throw Failure(description: "no appliance named \"\(applianceName)\" in the config (appliances: \(config.appliances.map(\.name).joined(separator: ", ")))")
+        }
+        guard let plugin = registry.plugin(named: partner.transport) else {
+            throw Failure(description: "partner \(partner.name): no transport plugin named \"\(partner.transport)\"")
+        }
+        let settings = Self.settings(partner)
+        let destination: Destination
+        do {
+            destination = try plugin.destination(of: settings)
+        } catch {
+            throw Failure(description: error.message)
+        }
+
+        var tls = TLSConfiguration(role: .client, applicationProtocols: destination.applicationProtocols)
+        if let certificateName = appliance.certificate {
+            guard let item = store.item(named: certificateName), item.isValid, let certificate = item.certificate, let key = item.key else {
+                let reason = store.item(named: certificateName)?.firstFailure?.problem?.message ?? "it is not in the store"
+                throw Failure(description: "appliance \(appliance.name): certificate \(certificateName) cannot be used: \(reason)")
+            }
+            tls.certificate = certificate
+            tls.privateKey = key
+            tls.chain = item.chain
+        }
+        let context: TLSContext
+        do {
+            context = try TLSContext(tls)
+        } catch {
+            throw Failure(description: "appliance \(appliance.name): \(error)")
+        }
+
+        let anchors: [X509Certificate]
+        if let trustName = partner.trust {
+            anchors = store.trustBundle(named: trustName)?.certificates ?? []
+        } else {
+            anchors = (try? X509Certificate.certificates(from: Array(Data(contentsOf: URL(fileURLWithPath: Self.systemTrustFile))))) ?? []
+        }
+        let serverName = partner.serverName ?? destination.host
+        let policy = PeerPolicy(
+            policy: appliance.validation,
+            expectation: PeerExpectation(name: serverName, nameCheck: PeerExpectation.NameCheck(rawValue: partner.nameCheck.rawValue) ?? .sanThenCN, trustAnchors: anchors),
+            validator: PeerValidator(crlSource: crlSource))
+        let linkLogger = logger
+        let connector = LinkConnector(
+            appliance: appliance.name, partner: partner.name, context: context, policy: policy,
+            serverName: serverName, logger: linkLogger, events: events)
+        let formatter = AlertFormatter(format: settings.format, hostname: Self.hostname, productVersion: AlertGateVersion.current)
+        return (TransportLink(appliance: appliance.name, partner: settings, destination: destination, connector: connector, formatter: formatter, logger: linkLogger), plugin)
+    }
+
+    static func settings(_ partner: PartnerConfig) -> PartnerSettings {
+        PartnerSettings(
+            name: partner.name,
+            transport: partner.transport,
+            endpoint: partner.endpoint,
+            serverName: partner.serverName,
+            format: AlertFormat(rawValue: partner.format.rawValue) ?? .json,
+            headers: partner.headers.map { .init(name: $0.name, value: $0.value) },
+            batch: .init(maxAlerts: partner.batch.maxAlerts, maxBytes: partner.batch.maxBytes, maxDelay: partner.batch.maxDelay),
+            retry: Backoff(initial: partner.retry.initial, maximum: partner.retry.max))
+    }
+
+    static let hostname: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "alertgate" : name
+    }()
+}
+
+/// The product version that formats put in their headers.
+public enum AlertGateVersion {
+    public static let current = "0.1.0"
+}

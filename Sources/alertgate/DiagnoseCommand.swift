@@ -1,0 +1,136 @@
+import AlertGateCore
+import AlertGatePKI
+import AlertGateRuntime
+import AlertGateTLS
+import ArgumentParser
+import Foundation
+import NIOCore
+
+struct DiagnoseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diagnose",
+        abstract: "Open one connection to a partner exactly as `run` would and print every step and check.",
+        discussion: "Exits 0 when every step passes, 1 otherwise."
+    )
+
+    @Argument(help: "The partner's name in the config.")
+    var partner: String
+
+    @Option(name: .long, help: "The appliance to connect as (default: the first one).")
+    var appliance: String?
+
+    @Option(name: .long, help: "The config file.")
+    var config = "config.yaml"
+
+    func run() async throws {
+        let loaded = try await loadGateway(configPath: config)
+        let factory = loaded.linkFactory(logger: commandLogger())
+        guard let applianceName = appliance ?? factory.defaultAppliance else {
+            printError("\(config): diagnose needs an appliance, and the config defines none")
+            throw ExitCode(1)
+        }
+        let (link, _) = try makeLink(factory, appliance: applianceName, partner: partner)
+        guard let connector = link.connector as? LinkConnector else { throw ExitCode(1) }
+        let policy = connector.policy
+        let destination = link.destination
+
+        print("partner \(partner) (\(link.partner.transport)) as appliance \(applianceName), validation \(policy.policy.rawValue)")
+        var checksFailed = false
+        var connectionFailed = false
+        // Every check runs and is shown; the appliance's policy decides the verdict below.
+        let observing = PeerPolicy(policy: .none, expectation: policy.expectation, validator: policy.validator)
+        let refusal = RefusalWatcher()
+        let started = ContinuousClock.now
+        let connection: TLSConnector.Connection
+        do {
+            connection = try await TLSConnector(context: connector.context).connect(
+                host: destination.host, port: destination.port, serverName: connector.serverName, policy: observing
+            ) { channel in
+                try channel.pipeline.syncOperations.addHandler(refusal)
+            }
+        } catch {
+            switch error {
+            case .tcp(_, _, let reason):
+                step("TCP", "FAIL", "\(destination.host):\(destination.port): \(reason)")
+            case .tls(let tlsError):
+                step("TCP", "PASS", "\(destination.host):\(destination.port)")
+                step("TLS", "FAIL", tlsError.description)
+            }
+            throw ExitCode(1)
+        }
+        let elapsed = ContinuousClock.now - started
+        step("TCP", "PASS", "\(destination.host):\(destination.port)")
+        step("TLS", "PASS", "\(connection.peer.protocolVersion) \(connection.peer.cipher), \(elapsed.formatted(.units(allowed: [.milliseconds])))")
+        if let wanted = destination.applicationProtocols.first {
+            let agreed = connection.peer.applicationProtocol
+            if agreed == wanted {
+                step("ALPN", "PASS", wanted)
+            } else {
+                step("ALPN", "FAIL", "partner \(partner) does not speak \(LinkConnector.protocolName(wanted)): ALPN agreed on \(agreed ?? "nothing")")
+                connectionFailed = true
+            }
+        }
+        if let leaf = connection.peer.chain.first {
+            step("peer", "", "\(leaf.subject.description); SAN \(leaf.subjectAlternativeNames.joined(separator: ", ")); until \(CertificateReportRenderer.format(leaf.notAfter))")
+        }
+        for check in connection.verdict?.checks ?? [] {
+            switch check.outcome {
+            case .passed:
+                step(check.code.rawValue, "PASS", check.detail ?? check.code.title)
+            case .failed(let problem):
+                step(check.code.rawValue, "FAIL", problem.message + (check.detail.map { " [\($0)]" } ?? ""))
+                checksFailed = true
+            case .skipped(let reason):
+                step(check.code.rawValue, "SKIP", reason)
+            }
+        }
+        // TLS 1.3 servers refuse a client certificate after the handshake, with an alert.
+        if let reason = await refusal.refusal(within: .milliseconds(700)) {
+            step("client cert", "FAIL", "the partner refused the connection: \(reason)")
+            connectionFailed = true
+        } else {
+            step("client cert", "PASS", connector.context.configuration.certificate.map { "accepted: \($0.subject.description)" } ?? "none presented, none demanded")
+        }
+        try? await connection.channel.close()
+
+        switch (checksFailed, connectionFailed, policy.policy) {
+        case (false, false, _):
+            print("result: every step passed")
+        case (true, false, .none):
+            print("result: checks failed; validation none lets the connection through, logging and counting each failure")
+        default:
+            print("result: the connection would be refused")
+        }
+        if checksFailed || connectionFailed { throw ExitCode(1) }
+    }
+
+    private func step(_ name: String, _ status: String, _ text: String) {
+        print("  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + status.padding(toLength: 6, withPad: " ", startingAt: 0) + text)
+    }
+}
+
+/// Notes an error or close that follows the handshake.
+final class RefusalWatcher: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private let lock = NSLock()
+    private var reason: String?
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        lock.withLock { reason = reason ?? "\(error)" }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        lock.withLock { reason = reason ?? "the partner closed the connection" }
+        context.fireChannelInactive()
+    }
+
+    func refusal(within time: Duration) async -> String? {
+        let deadline = ContinuousClock.now + time
+        while ContinuousClock.now < deadline {
+            if let reason = lock.withLock({ reason }) { return reason }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return lock.withLock { reason }
+    }
+}
