@@ -10,9 +10,16 @@ APT_PACKAGES := pkg-config libssl-dev openssl libnghttp2-dev nghttp2-server nght
 run: release
 	.build/release/alertgate run --config $(CONFIG)
 
+# The TLS and HTTP/2 code holds raw OpenSSL and nghttp2 pointers: its tests run a second
+# time under AddressSanitizer, in a build folder of their own.
+ASAN_TESTS   := AlertGateTLSTests|HTTP2TransportTests|OutboundCommandTests
+
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	ALERTGATE_BINARY=$(CURDIR)/.build-asan/debug/alertgate \
+	  $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan --filter '$(ASAN_TESTS)'
 
 build: deps
 	$(SWIFT) build

@@ -112,6 +112,10 @@ let package = Package(
             dependencies: ["AlertGateCore"]
         ),
         .testTarget(
+            name: "AlertGateRuntimeTests",
+            dependencies: ["AlertGateRuntime", "AlertGateCore"]
+        ),
+        .testTarget(
             name: "AlertGateTLSTests",
             dependencies: [
                 "AlertGateTLS", "AlertGatePKI", "AlertGateTesting",

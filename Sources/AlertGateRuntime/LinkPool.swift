@@ -1,0 +1,86 @@
+import AlertGateCore
+import Foundation
+
+/// The senders of a running gateway, one per (appliance, partner) link, each with its
+/// health: a failed send makes the link wait (exponential backoff with jitter, or the
+/// partner's Retry-After) before the next attempt, and the failure's reason is kept for
+/// status, logs and metrics.
+public actor LinkPool {
+    public struct Key: Hashable, Sendable {
+        public var appliance: String
+        public var partner: String
+
+        public init(appliance: String, partner: String) {
+            self.appliance = appliance
+            self.partner = partner
+        }
+    }
+
+    /// Builds the sender of a link on first use.
+    public typealias MakeSender = @Sendable (Key) throws -> (sender: any AlertSender, backoff: Backoff)
+
+    private struct Entry {
+        var sender: any AlertSender
+        var health: LinkHealth
+    }
+
+    private let makeSender: MakeSender
+    private var entries: [Key: Entry] = [:]
+    private var random = SystemRandomNumberGenerator()
+
+    public init(makeSender: @escaping MakeSender) {
+        self.makeSender = makeSender
+    }
+
+    /// Sends `alerts` over the link, after the link's backoff wait if it is failing.
+    public func deliver(_ alerts: [Alert], over key: Key) async -> DeliveryReport {
+        var entry: Entry
+        if let existing = entries[key] {
+            entry = existing
+        } else {
+            do {
+                let made = try makeSender(key)
+                entry = Entry(sender: made.sender, health: LinkHealth(backoff: made.backoff))
+            } catch {
+                return DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: TransportError(message: "\(error)")))
+            }
+            entries[key] = entry
+        }
+        let wait = entry.health.wait(now: .now)
+        if wait > .zero {
+            do {
+                try await Task.sleep(for: wait)
+            } catch {
+                return DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: TransportError(message: "stopped while waiting to retry")))
+            }
+        }
+        let report = await entry.sender.send(alerts)
+        record(report, for: key)
+        return report
+    }
+
+    private func record(_ report: DeliveryReport, for key: Key) {
+        guard var entry = entries[key] else { return }
+        switch report.outcome {
+        case .delivered, .rejected:
+            // A rejection is the partner's answer over a working connection.
+            entry.health.delivered()
+        case .retry(let after, let reason):
+            entry.health.failed(reason, retryAfter: after, now: .now, random: Double.random(in: 0..<1, using: &random))
+        }
+        entries[key] = entry
+    }
+
+    /// Every link's health, for status.
+    public var health: [Key: LinkHealth] {
+        entries.mapValues(\.health)
+    }
+
+    public func closeAll() async {
+        let senders = entries.values.map(\.sender)
+        entries = [:]
+        for sender in senders {
+            await sender.close()
+        }
+    }
+}

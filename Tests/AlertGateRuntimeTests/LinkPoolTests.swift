@@ -1,0 +1,75 @@
+import AlertGateCore
+import AlertGateRuntime
+import Foundation
+import Synchronization
+import Testing
+
+@Suite struct LinkPoolTests {
+    /// A sender that fails a given number of times, then delivers, recording when it was called.
+    actor ScriptedSender: AlertSender {
+        var failuresLeft: Int
+        var calls: [ContinuousClock.Instant] = []
+        var closed = false
+
+        init(failures: Int) {
+            failuresLeft = failures
+        }
+
+        func send(_ alerts: [Alert]) async -> DeliveryReport {
+            calls.append(.now)
+            if failuresLeft > 0 {
+                failuresLeft -= 1
+                return DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: TransportError(check: "crl-unreachable", message: "CRL down")))
+            }
+            return DeliveryReport(accepted: alerts.count, outcome: .delivered)
+        }
+
+        func close() async {
+            closed = true
+        }
+    }
+
+    let alert = Alert(id: "1", receivedAt: Date(), severity: .major, title: "t", appliance: "sensor-1")
+    let key = LinkPool.Key(appliance: "sensor-1", partner: "qradar")
+
+    @Test func aFailingLinkWaitsItsBackoffAndKeepsTheReason() async throws {
+        let sender = ScriptedSender(failures: 2)
+        let pool = LinkPool { _ in (sender, Backoff(initial: .milliseconds(100), maximum: .seconds(1))) }
+
+        let first = await pool.deliver([alert], over: key)
+        #expect(first.accepted == 0)
+        let health = try #require(await pool.health[key])
+        #expect(health.state == .failing)
+        #expect(health.lastError?.check == "crl-unreachable")
+
+        _ = await pool.deliver([alert], over: key)
+        let third = await pool.deliver([alert], over: key)
+        #expect(third.outcome == .delivered)
+        #expect(await pool.health[key]?.state == .connected)
+
+        let calls = await sender.calls
+        #expect(calls.count == 3)
+        // Backoff with jitter: at least half of 100 ms, then at least half of 200 ms.
+        #expect(calls[1] - calls[0] >= .milliseconds(50))
+        #expect(calls[2] - calls[1] >= .milliseconds(100))
+    }
+
+    @Test func linksAreKeptPerApplianceAndPartner() async throws {
+        let made = LockedCounter()
+        let pool = LinkPool { _ in
+            made.increment()
+            return (ScriptedSender(failures: 0), Backoff())
+        }
+        _ = await pool.deliver([alert], over: key)
+        _ = await pool.deliver([alert], over: key)
+        _ = await pool.deliver([alert], over: LinkPool.Key(appliance: "sensor-2", partner: "qradar"))
+        #expect(made.value == 2)
+        #expect(await pool.health.count == 2)
+    }
+}
+
+final class LockedCounter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
