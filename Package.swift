@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -81,6 +82,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .executableTarget(
@@ -96,6 +98,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // `alertgate-bench`: the outbound path measured against the bench sinks (Benchmarks/run.sh).
+        .executableTarget(
+            name: "alertgate-bench",
+            dependencies: [
+                "AlertGateCore", "AlertGatePKI", "AlertGateTLS", "AlertGateRuntime", "SyslogTLSTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks",
+            exclude: ["run.sh"]
         ),
         // Test support: a PKI made with the openssl CLI at test time, and loopback peers.
         .target(
@@ -113,7 +126,11 @@ let package = Package(
         ),
         .testTarget(
             name: "AlertGateRuntimeTests",
-            dependencies: ["AlertGateRuntime", "AlertGateCore"]
+            dependencies: [
+                "AlertGateRuntime", "AlertGateCore", "AlertGateConfig", "AlertGatePKI", "AlertGateTLS", "AlertGateTesting",
+                "SyslogTLSTransport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
         .testTarget(
             name: "AlertGateTLSTests",

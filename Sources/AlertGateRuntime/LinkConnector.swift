@@ -2,6 +2,7 @@ import AlertGateCore
 import AlertGatePKI
 import AlertGateTLS
 import Logging
+import Metrics
 import NIOCore
 
 /// Opens the TLS connections of one (appliance, partner) link: the appliance's certificate
@@ -14,16 +15,16 @@ public struct LinkConnector: SecureConnecting {
     public let policy: PeerPolicy
     public let serverName: String
     public let logger: Logger
-    public let events: LinkEvents
+    public let metrics: any MetricsFactory
 
-    public init(appliance: String, partner: String, context: TLSContext, policy: PeerPolicy, serverName: String, logger: Logger, events: LinkEvents = .none) {
+    public init(appliance: String, partner: String, context: TLSContext, policy: PeerPolicy, serverName: String, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
         self.appliance = appliance
         self.partner = partner
         self.context = context
         self.policy = policy
         self.serverName = serverName
         self.logger = logger
-        self.events = events
+        self.metrics = metrics
     }
 
     public func connect(to destination: Destination, configure: @escaping @Sendable (any Channel) throws -> Void) async throws(TransportError) -> any SecureChannel {
@@ -33,12 +34,12 @@ public struct LinkConnector: SecureConnecting {
                 host: destination.host, port: destination.port, serverName: serverName, policy: policy, configure: configure)
         } catch {
             let failure = Self.transportError(error)
-            events.handshakeFailed(appliance, partner, failure.check ?? "connect")
+            count("alertgate_handshake_failures_total", check: failure.check ?? "connect")
             logger.error("connection to partner failed: \(failure.message)", metadata: metadata(check: failure.check))
             throw failure
         }
         for bypassed in connection.verdict?.failures ?? [] {
-            events.validationBypassed(appliance, partner, bypassed.code.rawValue)
+            count("alertgate_validation_bypassed_total", check: bypassed.code.rawValue)
             logger.warning(
                 "validation policy none: connecting despite a failed check: \(bypassed.problem?.message ?? "")",
                 metadata: metadata(check: bypassed.code.rawValue).merging(bypassed.detail.map { ["detail": "\($0)"] } ?? [:]) { $1 })
@@ -55,6 +56,10 @@ public struct LinkConnector: SecureConnecting {
             connection.channel.close(promise: nil)
             throw TransportError(message: "partner \(partner): the connection closed right after the handshake")
         }
+    }
+
+    private func count(_ label: String, check: String) {
+        Counter(label: label, dimensions: [("appliance", appliance), ("partner", partner), ("check", check)], factory: metrics).increment()
     }
 
     private func metadata(check: String?) -> Logger.Metadata {
@@ -80,21 +85,4 @@ public struct LinkConnector: SecureConnecting {
             return TransportError(message: failure.description)
         }
     }
-}
-
-/// Where a link reports what metrics count (handshake failures, bypassed checks); the
-/// admin API's metrics plug in here.
-public struct LinkEvents: Sendable {
-    public var handshakeFailed: @Sendable (_ appliance: String, _ partner: String, _ check: String) -> Void
-    public var validationBypassed: @Sendable (_ appliance: String, _ partner: String, _ check: String) -> Void
-
-    public init(
-        handshakeFailed: @escaping @Sendable (String, String, String) -> Void,
-        validationBypassed: @escaping @Sendable (String, String, String) -> Void
-    ) {
-        self.handshakeFailed = handshakeFailed
-        self.validationBypassed = validationBypassed
-    }
-
-    public static let none = LinkEvents(handshakeFailed: { _, _, _ in }, validationBypassed: { _, _, _ in })
 }

@@ -4,6 +4,7 @@ import AlertGatePKI
 import AlertGateTLS
 import Foundation
 import Logging
+import Metrics
 
 /// Builds the (appliance, partner) links of a config: the plugin by `transport`, the
 /// appliance's certificate from the store, the partner's trust and name, the policy.
@@ -13,18 +14,18 @@ public struct LinkFactory: Sendable {
     public let registry: TransportRegistry
     public let crlSource: any CRLSource
     public let logger: Logger
-    public let events: LinkEvents
+    public let metrics: any MetricsFactory
 
     /// Trust for partners that name no `trust` bundle: the system's CA certificates.
     public static let systemTrustFile = "/etc/ssl/certs/ca-certificates.crt"
 
-    public init(config: GatewayConfig, store: CertificateStore, registry: TransportRegistry, crlSource: any CRLSource, logger: Logger, events: LinkEvents = .none) {
+    public init(config: GatewayConfig, store: CertificateStore, registry: TransportRegistry, crlSource: any CRLSource, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
         self.config = config
         self.store = store
         self.registry = registry
         self.crlSource = crlSource
         self.logger = logger
-        self.events = events
+        self.metrics = metrics
     }
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -85,7 +86,7 @@ public struct LinkFactory: Sendable {
         let linkLogger = logger
         let connector = LinkConnector(
             appliance: appliance.name, partner: partner.name, context: context, policy: policy,
-            serverName: serverName, logger: linkLogger, events: events)
+            serverName: serverName, logger: linkLogger, metrics: metrics)
         let formatter = AlertFormatter(format: settings.format, hostname: Self.hostname, productVersion: AlertGateVersion.current)
         return (TransportLink(appliance: appliance.name, partner: settings, destination: destination, connector: connector, formatter: formatter, logger: linkLogger), plugin)
     }

@@ -10,10 +10,16 @@ import NIOCore
 /// connection died. Here an alert counts as accepted only when the partner's TCP stack has
 /// acknowledged every byte of the TLS records that carried it; after a failure the rest of
 /// the batch is handed back to be sent again (at least once, never lost).
+///
+/// Several sends may be in flight at once (a dispatcher keeps a window of batches): each
+/// writes its frames in one go on the event loop, so batches never interleave, and each
+/// waits for the acknowledgement of its own last byte.
 actor SyslogTLSSender: AlertSender {
     private let link: TransportLink
     private var connection: (any SecureChannel)?
     private var watcher: ConnectionWatcher?
+    /// The connection being opened, shared by sends that arrive meanwhile.
+    private var connecting: Task<(any SecureChannel, ConnectionWatcher), any Error>?
 
     /// How long the partner may take to acknowledge what it was sent before the
     /// connection is given up (a partner that stops reading holds TCP's window shut).
@@ -95,14 +101,34 @@ actor SyslogTLSSender: AlertSender {
         if let connection, let watcher, !watcher.isClosed, connection.channel.isActive {
             return (connection, watcher)
         }
-        let watcher = ConnectionWatcher()
-        let secure = try await link.connector.connect(to: link.destination) { channel in
-            try channel.pipeline.syncOperations.addHandler(watcher)
+        let task: Task<(any SecureChannel, ConnectionWatcher), any Error>
+        if let connecting {
+            task = connecting
+        } else {
+            let link = self.link
+            task = Task {
+                let watcher = ConnectionWatcher()
+                let secure = try await link.connector.connect(to: link.destination) { channel in
+                    try channel.pipeline.syncOperations.addHandler(watcher)
+                }
+                return (secure, watcher)
+            }
+            connecting = task
         }
-        connection = secure
-        self.watcher = watcher
-        link.logger.info("connected", metadata: ["partner": "\(link.partner.name)", "appliance": "\(link.appliance)", "transport": "syslog-tls"])
-        return (secure, watcher)
+        defer { connecting = nil }
+        do {
+            let (secure, watcher) = try await task.value
+            if connection?.channel !== secure.channel {
+                connection = secure
+                self.watcher = watcher
+                link.logger.info("connected", metadata: ["partner": "\(link.partner.name)", "appliance": "\(link.appliance)", "transport": "syslog-tls"])
+            }
+            return (secure, watcher)
+        } catch let error as TransportError {
+            throw error
+        } catch {
+            throw TransportError(message: "\(error)")
+        }
     }
 
     private func fail(accepted: Int, reason: String) -> DeliveryReport {

@@ -1,0 +1,95 @@
+import AlertGateConfig
+import AlertGateCore
+import AlertGatePKI
+import AlertGateRuntime
+import AlertGateTesting
+import Foundation
+import Logging
+import MetricsTestKit
+import SyslogTLSTransport
+import Testing
+
+/// Links built from a config, as `run` builds them: the appliance's certificate, the
+/// partner's trust and name, the policy — and what policy `none` logs and counts.
+@Suite struct LinkFactoryTests {
+    let pki: TestPKI
+    let folder: URL
+
+    init() throws {
+        pki = try TestPKI()
+        folder = pki.directory.appendingPathComponent("gateway")
+        let certs = folder.appendingPathComponent("certs")
+        try FileManager.default.createDirectory(at: certs, withIntermediateDirectories: true)
+        let appliance = try pki.issue("sensor-1", commonName: "sensor-1.contoso.com")
+        try FileManager.default.copyItem(at: appliance.certificate, to: certs.appendingPathComponent("sensor-1.crt"))
+        try FileManager.default.copyItem(at: appliance.key, to: certs.appendingPathComponent("sensor-1.key"))
+        try FileManager.default.copyItem(at: pki.chainFile, to: certs.appendingPathComponent("chain.pem"))
+    }
+
+    func factory(port: Int, validation: ValidationPolicy, metrics: TestMetrics) async throws -> LinkFactory {
+        let path = folder.appendingPathComponent("config.yaml")
+        try """
+            store:
+              dir: certs
+              trust: [{ name: corp, file: chain.pem }]
+              certificates:
+                - { name: sensor-1, cert: sensor-1.crt, key: sensor-1.key, chain: chain.pem }
+            appliances:
+              - { name: sensor-1, kind: sensor, certificate: sensor-1, validation: \(validation.rawValue) }
+            partners:
+              - { name: qradar, transport: syslog-tls, endpoint: "127.0.0.1:\(port)", server_name: siem.contoso.com, trust: corp, format: leef }
+
+            """.write(to: path, atomically: true, encoding: .utf8)
+        let loaded = try await ConfigValidation(path: path.path, knownTransports: ["syslog-tls"]).run(selfSigned: .readOnly).get()
+        #expect(loaded.store.diagnostics.isEmpty, "\(loaded.store.diagnostics)")
+        return LinkFactory(
+            config: loaded.config, store: loaded.store.store, registry: TransportRegistry([SyslogTLSTransport()]),
+            crlSource: loaded.loader.crlCache, logger: Logger(label: "test"), metrics: metrics)
+    }
+
+    func wrongNamePartner() async throws -> OpenSSLServer {
+        let issued = try pki.issue("partner", commonName: "other.contoso.com")
+        return try await OpenSSLServer(certificate: issued.certificate, key: issued.key, chain: pki.chainFile, clientCA: pki.rootCertificate, mode: .sink)
+    }
+
+    let alert = Alert(id: "a-1", receivedAt: Date(), severity: .critical, title: "Malware detected", appliance: "sensor-1")
+
+    @Test func noneDeliversThroughAFailedCheckAndCountsIt() async throws {
+        let server = try await wrongNamePartner()
+        let metrics = TestMetrics()
+        let (link, plugin) = try await factory(port: server.port, validation: .none, metrics: metrics).link(appliance: "sensor-1", partner: "qradar")
+        let sender = plugin.makeSender(for: link)
+        let report = await sender.send([alert])
+        await sender.close()
+        #expect(report.outcome == .delivered)
+        #expect(server.syslogFrames.first?.contains("LEEF:1.0|Microsoft Defender for IoT|") == true)
+        let counter = try metrics.expectCounter("alertgate_validation_bypassed_total", [("appliance", "sensor-1"), ("partner", "qradar"), ("check", "name-mismatch")])
+        #expect(counter.totalValue == 1)
+    }
+
+    @Test func requiredRefusesAndCountsTheHandshakeFailure() async throws {
+        let server = try await wrongNamePartner()
+        let metrics = TestMetrics()
+        let (link, plugin) = try await factory(port: server.port, validation: .required, metrics: metrics).link(appliance: "sensor-1", partner: "qradar")
+        let sender = plugin.makeSender(for: link)
+        let report = await sender.send([alert])
+        guard case .retry(_, let reason) = report.outcome else {
+            Issue.record("expected a retry, got \(report.outcome)")
+            return
+        }
+        #expect(report.accepted == 0)
+        #expect(reason.check == "name-mismatch")
+        #expect(reason.message.hasPrefix("The certificate does not match the expected name siem.contoso.com: it holds CN=other.contoso.com"))
+        #expect(server.syslogFrames.isEmpty)
+        let counter = try metrics.expectCounter("alertgate_handshake_failures_total", [("appliance", "sensor-1"), ("partner", "qradar"), ("check", "name-mismatch")])
+        #expect(counter.totalValue == 1)
+    }
+
+    @Test func anUnknownPartnerOrApplianceIsNamed() async throws {
+        let factory = try await factory(port: 9, validation: .required, metrics: TestMetrics())
+        let partner = #expect(throws: LinkFactory.Failure.self) { try factory.link(appliance: "sensor-1", partner: "splunk") }
+        #expect(partner?.description.contains("no partner named \"splunk\"") == true)
+        let appliance = #expect(throws: LinkFactory.Failure.self) { try factory.link(appliance: "sensor-9", partner: "qradar") }
+        #expect(appliance?.description.contains("no appliance named \"sensor-9\"") == true)
+    }
+}
