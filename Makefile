@@ -3,7 +3,7 @@
 
 SWIFT        ?= swift
 CONFIG       ?= config.yaml
-APT_PACKAGES := pkg-config libssl-dev openssl libnghttp2-dev nghttp2-server nghttp2-client
+APT_PACKAGES := pkg-config libssl-dev openssl libnghttp2-dev nghttp2-server nghttp2-client python3
 
 .PHONY: run test deps build release clean
 

@@ -63,20 +63,20 @@ struct PluginThroughput: AsyncParsableCommand {
         let cpuStart = Self.cpuSeconds()
         let batches = stride(from: 0, to: count, by: batch).map { $0..<min($0 + batch, count) }
         let failures = await withTaskGroup(of: DeliveryReport.self) { group in
-            var failures = 0
+            var failures: [DeliveryReport.Outcome] = []
             for (index, range) in batches.enumerated() {
                 if index >= window, let report = await group.next(), report.outcome != .delivered {
-                    failures += 1
+                    failures.append(report.outcome)
                 }
                 group.addTask { await sender.send(range.map { Self.alert($0 + 1) }) }
             }
             for await report in group where report.outcome != .delivered {
-                failures += 1
+                failures.append(report.outcome)
             }
             return failures
         }
-        guard failures == 0 else {
-            FileHandle.standardError.write(Data("\(failures) batches failed\n".utf8))
+        guard failures.isEmpty else {
+            FileHandle.standardError.write(Data("\(failures.count) batches failed, the first: \(failures[0])\n".utf8))
             throw ExitCode(1)
         }
         let elapsed = (ContinuousClock.now - start).seconds

@@ -56,7 +56,9 @@ stop_sink() { kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/
 
 for rep in $(seq "$REPS"); do
   # 1. alerts through the syslog-tls plugin, one connection, full validation.
-  sink "plugin-syslog-tls-$rep" --cert "$C/partner-chain.pem" --key "$C/partner.key" "${SINK_TLS[@]}" --expect "$N"
+  # --linger-ms: the sink stays connected a moment after the last alert, as a partner does;
+  # one that closes at once would make the last batch count as failed (and be resent).
+  sink "plugin-syslog-tls-$rep" --cert "$C/partner-chain.pem" --key "$C/partner.key" "${SINK_TLS[@]}" --expect "$N" --linger-ms 2000
   "$agbench" throughput --port "$port" "${ID[@]}" --count "$N" --batch 500 --window 4 >> "$OUT/rows.jsonl"
   stop_sink
   # 2. the ceiling: the bench's C load generator over the same mutual TLS.

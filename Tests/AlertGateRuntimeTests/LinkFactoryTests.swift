@@ -93,3 +93,54 @@ import Testing
         #expect(appliance?.description.contains("no appliance named \"sensor-9\"") == true)
     }
 }
+
+/// The syslog-tls promise: an alert counts as delivered only once the partner's TCP stack
+/// acknowledged it; when the connection dies, the unacknowledged rest comes back to be sent
+/// again, and nothing is lost.
+@Suite struct SyslogAcknowledgementTests {
+    @Test func aPartnerThatStopsReadingGetsTheUnacknowledgedTailAgain() async throws {
+        let suite = try LinkFactoryTests()
+        let partner = try suite.pki.issue("partner", commonName: "siem.contoso.com")
+        let stalling = try await StallingTLSReceiver(certificate: partner.certificate, key: partner.key, clientCA: suite.pki.rootCertificate, readBytes: 20_000)
+        let (link, plugin) = try await suite.factory(port: stalling.port, validation: .required, metrics: TestMetrics())
+            .link(appliance: "sensor-1", partner: "qradar")
+        let sender = plugin.makeSender(for: link)
+        // About 3 MiB: far more than the stalled receiver's buffers hold.
+        let alerts = (1...10_000).map { Alert(id: "seq=\($0)", receivedAt: Date(), severity: .minor, title: String(repeating: "x", count: 250), appliance: "sensor-1") }
+
+        async let report = sender.send(alerts)
+        try await stalling.waitUntilStalled()
+        try await Task.sleep(for: .milliseconds(300))
+        try stalling.drop()
+        let outcome = await report
+        guard case .retry = outcome.outcome else {
+            Issue.record("a send into a dead connection must come back for a retry, got \(outcome.outcome)")
+            return
+        }
+        #expect(outcome.accepted > 0, "the acknowledged head counts as delivered")
+        #expect(outcome.accepted < alerts.count, "the unacknowledged tail is handed back")
+
+        // The tail goes again, to a partner that reads: with the head, every alert arrives.
+        let healthy = try await OpenSSLServer(certificate: partner.certificate, key: partner.key, chain: suite.pki.chainFile, clientCA: suite.pki.rootCertificate, mode: .sink)
+        let (retryLink, _) = try await suite.factory(port: healthy.port, validation: .required, metrics: TestMetrics()).link(appliance: "sensor-1", partner: "qradar")
+        let retrySender = plugin.makeSender(for: retryLink)
+        let second = await retrySender.send(Array(alerts[outcome.accepted...]))
+        await retrySender.close()
+        #expect(second.outcome == .delivered)
+        let readByStalled = Set(SyslogFrameScanner.frames(in: stalling.received).compactMap(Self.id))
+        let acknowledged = Set(alerts[..<outcome.accepted].map(\.id))
+        let resent = Set(healthy.syslogFrames.compactMap(Self.id))
+        #expect(!readByStalled.isEmpty)
+        // Acknowledgement is tracked per chunk of about one TLS record (16 KiB, ~60 of these
+        // alerts): of what the stalled partner read, at most one chunk is sent again.
+        #expect(readByStalled.subtracting(acknowledged).count <= 64)
+        // Nothing lost: every alert was acknowledged by the partner's TCP stack or resent.
+        #expect(resent == Set(alerts[outcome.accepted...].map(\.id)))
+        #expect(acknowledged.union(resent) == Set(alerts.map(\.id)))
+    }
+
+    static func id(_ frame: String) -> String? {
+        guard let start = frame.range(of: "id=\"")?.upperBound, let end = frame[start...].firstIndex(of: "\"") else { return nil }
+        return String(frame[start..<end])
+    }
+}

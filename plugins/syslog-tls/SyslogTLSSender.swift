@@ -43,45 +43,39 @@ actor SyslogTLSSender: AlertSender {
         let channel = secure.channel
         let formatter = link.formatter
         let written: [(end: Int, alertsThrough: Int)]
-        let lastWrite: EventLoopFuture<Void>
         do {
-            (written, lastWrite) = try await channel.eventLoop.submit {
+            written = try await channel.eventLoop.submit {
                 let frames = SyslogFrames(alerts, formatter: formatter, allocator: channel.allocator)
                 var ends: [(end: Int, alertsThrough: Int)] = []
-                var last: EventLoopFuture<Void> = channel.eventLoop.makeSucceededVoidFuture()
                 for chunk in frames.chunks {
-                    last = channel.writeAndFlush(chunk.bytes)
+                    channel.writeAndFlush(chunk.bytes, promise: nil)
                     ends.append((secure.ciphertextBytesWritten(), chunk.alertsThrough))
                 }
-                return (ends, last)
+                return ends
             }.get()
         } catch {
             return fail(accepted: 0, reason: "cannot write to the partner: \(error)")
         }
 
-        // Wait until the kernel took it all, then until the partner acknowledged it all.
+        // Wait until the partner's TCP stack acknowledged the last byte. Acknowledgements are
+        // read all along (not only once the kernel took the last write): after the
+        // connection dies they can no longer be asked for, and the head the partner did
+        // acknowledge must count as delivered.
         var acknowledged: UInt64 = 0
-        func acceptedSoFar() -> Int {
-            written.last { UInt64($0.end) <= acknowledged }?.alertsThrough ?? 0
-        }
-        do {
-            try await lastWrite.get()
-        } catch {
-            return fail(accepted: acceptedSoFar(), reason: watcher.failure ?? "the connection failed while writing: \(error)")
-        }
         let target = UInt64(written.last?.end ?? 0)
         let deadline = ContinuousClock.now + Self.acknowledgementTimeout
         var pause: Duration = .microseconds(50)
         while true {
             if let ack = try? await secure.acknowledgedBytes().get() {
-                acknowledged = ack
+                acknowledged = max(acknowledged, ack)
             }
             if acknowledged >= target { break }
+            let accepted = written.last { UInt64($0.end) <= acknowledged }?.alertsThrough ?? 0
             if watcher.isClosed {
-                return fail(accepted: acceptedSoFar(), reason: watcher.failure ?? "the partner closed the connection")
+                return fail(accepted: accepted, reason: watcher.failure ?? "the partner closed the connection")
             }
             if ContinuousClock.now > deadline {
-                return fail(accepted: acceptedSoFar(), reason: "the partner acknowledged nothing for \(Self.acknowledgementTimeout)")
+                return fail(accepted: accepted, reason: "the partner acknowledged nothing for \(Self.acknowledgementTimeout)")
             }
             try? await Task.sleep(for: pause)
             pause = min(pause * 2, .milliseconds(20))
