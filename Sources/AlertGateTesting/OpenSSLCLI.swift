@@ -74,7 +74,10 @@ public enum ProcessRunner {
             if Date() > deadline {
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
-                return Result(status: -9, standardOutput: "", standardError: "\(executable) killed after \(Int(timeout)) s: it hung")
+                return Result(
+                    status: -9,
+                    standardOutput: String(decoding: (try? Data(contentsOf: outputFile)) ?? Data(), as: UTF8.self),
+                    standardError: "\(executable) killed after \(Int(timeout)) s: it hung\n" + String(decoding: (try? Data(contentsOf: errorFile)) ?? Data(), as: UTF8.self))
             }
             usleep(5_000)
         }
