@@ -398,34 +398,11 @@ public enum NameCheck: String, Sendable, Hashable, CaseIterable {
     case cn
 }
 
-public enum OutputFormat: String, Sendable, Hashable, CaseIterable {
-    case cef
-    case leef
-    case json
-    case rfc5424
-}
-
-public struct HeaderField: Sendable, Hashable {
-    public var name: String
-    public var value: String
-
-    public init(name: String, value: String) {
-        self.name = name
-        self.value = value
-    }
-}
-
-public struct BatchConfig: Sendable, Hashable {
-    public var maxAlerts: Int
-    public var maxBytes: Int
-    public var maxDelay: Duration
-
-    public init(maxAlerts: Int = 500, maxBytes: Int = 1 << 20, maxDelay: Duration = .milliseconds(200)) {
-        self.maxAlerts = maxAlerts
-        self.maxBytes = maxBytes
-        self.maxDelay = maxDelay
-    }
-}
+/// A partner's output format, header fields and batch limits are the core's own types:
+/// config decodes straight into what the transports use.
+public typealias OutputFormat = AlertFormat
+public typealias HeaderField = PartnerSettings.HeaderField
+public typealias BatchConfig = PartnerSettings.BatchLimits
 
 /// Exponential backoff with jitter, from `initial` up to `max`.
 public struct RetryConfig: Sendable, Hashable {

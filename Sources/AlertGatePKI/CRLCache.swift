@@ -6,6 +6,22 @@ public protocol CRLSource: Sendable {
     func revocationList(at url: String) async throws(CRLFetchError) -> CertificateRevocationList
 }
 
+extension CRLSource {
+    /// The CRL of the first of `urls` that answers: a CA may publish at several points,
+    /// and one current CRL is enough. Throws the reasons of all when none does.
+    public func firstRevocationList(of urls: [String]) async throws(CRLFetchError) -> CertificateRevocationList {
+        var errors: [String] = []
+        for url in urls {
+            do {
+                return try await revocationList(at: url)
+            } catch {
+                errors.append(error.description)
+            }
+        }
+        throw CRLFetchError(url: urls.first ?? "", reason: errors.isEmpty ? "no CRL distribution point" : errors.joined(separator: "; "))
+    }
+}
+
 /// CRLs by distribution point: kept in memory and on disk (under the data directory, so a
 /// restart does not depend on the CA's web server), and fetched again when the CRL's
 /// nextUpdate has passed or it is older than `maxAge`, whichever comes first.

@@ -117,19 +117,11 @@ public struct CertificateChecker: Sendable {
                 .failed(.crlUnreachable, detail: urls.isEmpty ? "the certificate names no CRL distribution point" : "no CRL source is configured"),
             ]
         }
-        // The CA may publish at several points; one current CRL is enough.
-        var crl: CertificateRevocationList?
-        var errors: [String] = []
-        for url in urls {
-            do {
-                crl = try await crlSource.revocationList(at: url)
-                break
-            } catch {
-                errors.append(error.description)
-            }
-        }
-        guard let crl else {
-            return [.skipped(.revoked, because: "no CRL could be read"), .failed(.crlUnreachable, detail: errors.joined(separator: "; "))]
+        let crl: CertificateRevocationList
+        do {
+            crl = try await crlSource.firstRevocationList(of: urls)
+        } catch {
+            return [.skipped(.revoked, because: "no CRL could be read"), .failed(.crlUnreachable, detail: error.reason)]
         }
         switch verifier.verify(certificate, mode: .revocation([crl])) {
         case nil:

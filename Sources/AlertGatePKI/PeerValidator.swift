@@ -103,18 +103,11 @@ public struct PeerValidator: Sendable {
                 unreachable.append("no CRL source for \(urls[0])")
                 continue
             }
-            var crl: CertificateRevocationList?
-            var errors: [String] = []
-            for url in urls {
-                do {
-                    crl = try await crlSource.revocationList(at: url)
-                    break
-                } catch {
-                    errors.append(error.description)
-                }
-            }
-            guard let crl else {
-                unreachable.append(errors.joined(separator: "; "))
+            let crl: CertificateRevocationList
+            do {
+                crl = try await crlSource.firstRevocationList(of: urls)
+            } catch {
+                unreachable.append(error.reason)
                 continue
             }
             let verifier = X509Verifier(anchors: anchors, intermediates: Array(chain.dropFirst(index + 1)))

@@ -97,9 +97,9 @@ public struct LinkFactory: Sendable {
             transport: partner.transport,
             endpoint: partner.endpoint,
             serverName: partner.serverName,
-            format: AlertFormat(rawValue: partner.format.rawValue) ?? .json,
-            headers: partner.headers.map { .init(name: $0.name, value: $0.value) },
-            batch: .init(maxAlerts: partner.batch.maxAlerts, maxBytes: partner.batch.maxBytes, maxDelay: partner.batch.maxDelay),
+            format: partner.format,
+            headers: partner.headers,
+            batch: partner.batch,
             retry: Backoff(initial: partner.retry.initial, maximum: partner.retry.max))
     }
 

@@ -39,6 +39,16 @@ public enum ProcessRunner {
         public var standardError: String
     }
 
+    /// `capture` on a thread of its own: a test whose in-process server needs Swift
+    /// concurrency's few threads must not block one of them while the client runs.
+    public static func captureDetached(_ executable: String, _ arguments: [String], input: String? = nil, timeout: TimeInterval = 120) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Swift.Result { try capture(executable, arguments, input: input, timeout: timeout) })
+            }
+        }
+    }
+
     /// Runs the program and returns its exit status and both outputs, whatever the status.
     /// A program still running after `timeout` is killed (status -9) so that a hang fails
     /// the test that caused it instead of stalling the whole run.

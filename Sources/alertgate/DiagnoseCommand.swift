@@ -13,23 +13,11 @@ struct DiagnoseCommand: AsyncParsableCommand {
         discussion: "Exits 0 when every step passes, 1 otherwise."
     )
 
-    @Argument(help: "The partner's name in the config.")
-    var partner: String
-
-    @Option(name: .long, help: "The appliance to connect as (default: the first one).")
-    var appliance: String?
-
-    @Option(name: .long, help: "The config file.")
-    var config = "config.yaml"
+    @OptionGroup var options: LinkOptions
 
     func run() async throws {
-        let loaded = try await loadGateway(configPath: config)
-        let factory = loaded.linkFactory(logger: commandLogger())
-        guard let applianceName = appliance ?? factory.defaultAppliance else {
-            printError("\(config): diagnose needs an appliance, and the config defines none")
-            throw ExitCode(1)
-        }
-        let (link, _) = try makeLink(factory, appliance: applianceName, partner: partner)
+        let (applianceName, link, _) = try await options.link()
+        let partner = options.partner
         guard let connector = link.connector as? LinkConnector else { throw ExitCode(1) }
         let policy = connector.policy
         let destination = link.destination

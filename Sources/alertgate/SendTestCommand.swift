@@ -10,23 +10,11 @@ struct SendTestCommand: AsyncParsableCommand {
         discussion: "Exits 0 once the partner accepted it, 1 with the reason otherwise."
     )
 
-    @Argument(help: "The partner's name in the config.")
-    var partner: String
-
-    @Option(name: .long, help: "The appliance to send as (default: the first one).")
-    var appliance: String?
-
-    @Option(name: .long, help: "The config file.")
-    var config = "config.yaml"
+    @OptionGroup var options: LinkOptions
 
     func run() async throws {
-        let loaded = try await loadGateway(configPath: config)
-        let factory = loaded.linkFactory(logger: commandLogger())
-        guard let applianceName = appliance ?? factory.defaultAppliance else {
-            printError("\(config): send-test needs an appliance, and the config defines none")
-            throw ExitCode(1)
-        }
-        let (link, plugin) = try makeLink(factory, appliance: applianceName, partner: partner)
+        let (applianceName, link, plugin) = try await options.link()
+        let partner = options.partner
         let alert = Alert(
             id: UUID().uuidString.lowercased(),
             receivedAt: Date(),
@@ -52,14 +40,5 @@ struct SendTestCommand: AsyncParsableCommand {
             printError("partner \(partner): rejected the alert: \(reason)")
             throw ExitCode(1)
         }
-    }
-}
-
-func makeLink(_ factory: LinkFactory, appliance: String, partner: String) throws -> (TransportLink, any TransportPlugin) {
-    do {
-        return try factory.link(appliance: appliance, partner: partner)
-    } catch {
-        printError(error.description)
-        throw ExitCode(1)
     }
 }

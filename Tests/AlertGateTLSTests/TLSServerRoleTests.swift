@@ -42,19 +42,19 @@ import Testing
             .get()
     }
 
-    func client(port: Int, certificate: TestPKI.Issued?) throws -> ProcessRunner.Result {
+    func client(port: Int, certificate: TestPKI.Issued?) async throws -> ProcessRunner.Result {
         var arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", pki.rootCertificate.path, "-verify_return_error", "-quiet"]
         if let certificate {
             arguments += ["-cert", certificate.certificate.path, "-key", certificate.key.path, "-cert_chain", pki.chainFile.path]
         }
-        return try ProcessRunner.capture("/usr/bin/openssl", arguments, input: "ping\n", timeout: 20)
+        return try await ProcessRunner.captureDetached("/usr/bin/openssl", arguments, input: "ping\n", timeout: 60)
     }
 
     @Test func requiredClientAuthenticationSeesTheClientsCertificate() async throws {
         let seen = LineCollector()
         let server = try await startServer(clientAuthentication: .required, seen: seen)
         let sensor = try pki.issue("sensor", commonName: "sensor-7.contoso.com")
-        let result = try client(port: server.localAddress!.port!, certificate: sensor)
+        let result = try await client(port: server.localAddress!.port!, certificate: sensor)
         #expect(result.standardOutput.contains("pong from sensor-7.contoso.com"), "\(result.standardError)")
         #expect(try await seen.next() == "sensor-7.contoso.com: ping")
         try await server.close()
@@ -63,7 +63,7 @@ import Testing
     @Test func requiredClientAuthenticationRefusesAClientWithoutCertificate() async throws {
         let seen = LineCollector()
         let server = try await startServer(clientAuthentication: .required, seen: seen)
-        let result = try client(port: server.localAddress!.port!, certificate: nil)
+        let result = try await client(port: server.localAddress!.port!, certificate: nil)
         #expect(!result.standardOutput.contains("pong"))
         #expect(result.standardError.contains("alert"), "\(result.standardError)")
         try await server.close()
@@ -73,7 +73,7 @@ import Testing
         let seen = LineCollector()
         let server = try await startServer(clientAuthentication: .optional, seen: seen)
         let rogue = try TestPKI(name: "Rogue").issue("sensor", commonName: "sensor-7.contoso.com")
-        let result = try client(port: server.localAddress!.port!, certificate: rogue)
+        let result = try await client(port: server.localAddress!.port!, certificate: rogue)
         #expect(!result.standardOutput.contains("pong"))
         try await server.close()
     }
