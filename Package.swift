@@ -24,6 +24,11 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CNGHTTP2",
+            pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]
+        ),
         .target(
             name: "AlertGateCore",
             dependencies: [
@@ -53,6 +58,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The durable spool: one append-only, checksummed queue per partner.
+        .target(
+            name: "AlertGateSpool",
+            dependencies: ["AlertGateCore"]
+        ),
         // Transport plugins (SPEC §7): each depends on the core's plugin API only.
         .target(
             name: "SyslogTLSTransport",
@@ -65,12 +75,24 @@ let package = Package(
             path: "plugins/syslog-tls"
         ),
         .target(
+            name: "HTTP2Transport",
+            dependencies: [
+                "AlertGateCore",
+                "CNGHTTP2",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "plugins/http2"
+        ),
+        .target(
             name: "AlertGateConfig",
             dependencies: [
                 "AlertGateCore",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        .target(name: "AlertGateIngest", dependencies: ["AlertGateCore", .product(name: "NIOCore", package: "swift-nio")]),
         // Assembles a running gateway from a config: the store, its services, the logs.
         .target(
             name: "AlertGateRuntime",
@@ -90,6 +112,7 @@ let package = Package(
             dependencies: [
                 "AlertGateCore",
                 "SyslogTLSTransport",
+                "HTTP2Transport",
                 "AlertGatePKI",
                 "AlertGateConfig",
                 "AlertGateRuntime",
@@ -103,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "alertgate-bench",
             dependencies: [
-                "AlertGateCore", "AlertGatePKI", "AlertGateTLS", "AlertGateRuntime", "SyslogTLSTransport",
+                "AlertGateCore", "AlertGatePKI", "AlertGateTLS", "AlertGateRuntime", "AlertGateSpool", "SyslogTLSTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -123,6 +146,11 @@ let package = Package(
         .testTarget(
             name: "AlertGateCoreTests",
             dependencies: ["AlertGateCore"]
+        ),
+        .testTarget(name: "AlertGateIngestTests", dependencies: ["AlertGateIngest", "AlertGateCore", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(
+            name: "AlertGateSpoolTests",
+            dependencies: ["AlertGateSpool", "AlertGateCore"]
         ),
         .testTarget(
             name: "AlertGateRuntimeTests",
@@ -147,6 +175,18 @@ let package = Package(
         .testTarget(
             name: "AlertGateConfigTests",
             dependencies: ["AlertGateConfig", "AlertGatePKI", "AlertGateTesting"]
+        ),
+        // The http2 plugin against nghttpd, the bench's h2sink and a scripted server made on
+        // nghttp2's server API (with OpenSSL directly, for ALPN h2) in the tests.
+        .testTarget(
+            name: "HTTP2TransportTests",
+            dependencies: [
+                "HTTP2Transport", "AlertGateCore", "AlertGateRuntime", "AlertGateConfig", "AlertGatePKI", "AlertGateTLS",
+                "AlertGateTesting", "CNGHTTP2", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "alertgateTests",

@@ -1,6 +1,7 @@
 import AlertGateCore
 import AlertGatePKI
 import AlertGateRuntime
+import AlertGateSpool
 import AlertGateTLS
 import ArgumentParser
 import Foundation
@@ -14,7 +15,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alertgate-bench",
         abstract: "Measure alerts/s through a transport plugin and TLS handshakes/s.",
-        subcommands: [PluginThroughput.self, Handshakes.self]
+        subcommands: [PluginThroughput.self, Handshakes.self, SpoolThroughput.self]
     )
 }
 
@@ -125,5 +126,43 @@ struct Handshakes: AsyncParsableCommand {
 extension Duration {
     var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
+
+struct SpoolThroughput: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "spool", abstract: "Durable appends/s into a spool queue (group commit), then reads and acknowledgements.")
+
+    @Option(help: "The folder for the queue (its files are deleted after).") var directory = "/tmp/alertgate-spool-bench"
+    @Option(help: "Alerts to store.") var count = 300_000
+    @Option(help: "Alerts per append (a listener's batch).") var batch = 100
+    @Option(help: "Appenders at once (listener connections).") var appenders = 8
+
+    func run() async throws {
+        let folder = URL(fileURLWithPath: directory).appendingPathComponent(UUID().uuidString)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let queue = try SpoolQueue(name: "bench", directory: folder, quota: 1 << 34)
+        let start = ContinuousClock.now
+        let batches = count / batch
+        await withTaskGroup(of: Void.self) { group in
+            for appender in 0..<appenders {
+                group.addTask {
+                    for index in stride(from: appender, to: batches, by: appenders) {
+                        let alerts = (0..<batch).map { PluginThroughput.alert(index * batch + $0 + 1) }
+                        _ = try? await queue.append(alerts)
+                    }
+                }
+            }
+        }
+        let appendSeconds = (ContinuousClock.now - start).seconds
+        let readStart = ContinuousClock.now
+        var cursor: UInt64 = 0
+        while true {
+            let entries = try await queue.entries(after: cursor, limit: 1000)
+            guard let last = entries.last else { break }
+            cursor = last.sequence
+            try await queue.acknowledge(through: cursor)
+        }
+        let readSeconds = (ContinuousClock.now - readStart).seconds
+        print(#"{"bench":"spool","alerts":\#(count),"batch":\#(batch),"appenders":\#(appenders),"durable_appends_per_s":\#(Int(Double(count) / appendSeconds)),"read_ack_per_s":\#(Int(Double(count) / readSeconds))}"#)
     }
 }

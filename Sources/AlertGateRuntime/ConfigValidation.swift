@@ -1,4 +1,5 @@
 import AlertGateConfig
+import AlertGateCore
 import AlertGatePKI
 import Foundation
 
@@ -21,11 +22,21 @@ public struct ConfigValidation: Sendable {
     public let path: String
     public let knownTransports: Set<String>
     public let environment: [String: String]
+    /// When set, each partner is also checked by its plugin (endpoint syntax, headers).
+    public let transports: TransportRegistry?
 
     public init(path: String, knownTransports: Set<String>, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.path = path
         self.knownTransports = knownTransports
         self.environment = environment
+        self.transports = nil
+    }
+
+    public init(path: String, transports: TransportRegistry, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.path = path
+        self.knownTransports = transports.names
+        self.environment = environment
+        self.transports = transports
     }
 
     /// In `.readOnly` mode nothing is written: no self-signed certificate, no CRL cache file.
@@ -34,8 +45,19 @@ public struct ConfigValidation: Sendable {
         case .failure(let errors):
             return .failure(errors)
         case .success(let config):
+            let problems = transportProblems(config)
+            guard problems.isEmpty else { return .failure(ConfigErrors(diagnostics: problems)) }
             let loader = StoreLoader(config: config, crlCache: StoreLoader.crlCache(for: config, persistent: mode == .generate))
             return .success(Loaded(config: config, loader: loader, store: await loader.load(selfSigned: mode)))
+        }
+    }
+
+    /// What each partner's plugin finds wrong with its settings, at the partner's line.
+    func transportProblems(_ config: GatewayConfig) -> [ConfigDiagnostic] {
+        guard let transports else { return [] }
+        return config.partners.flatMap { partner in
+            (transports.plugin(named: partner.transport)?.validate(LinkFactory.settings(partner)) ?? [])
+                .map { ConfigDiagnostic(location: partner.location, message: $0) }
         }
     }
 }

@@ -1,4 +1,5 @@
 import AlertGateConfig
+import AlertGateCore
 import AlertGatePKI
 import Foundation
 import Logging
@@ -9,18 +10,18 @@ import UnixSignals
 /// gateway's services until SIGTERM or SIGINT.
 public struct GatewayRunner: Sendable {
     public let configPath: String
-    public let knownTransports: Set<String>
+    public let transports: TransportRegistry
 
-    public init(configPath: String, knownTransports: Set<String>) {
+    public init(configPath: String, transports: TransportRegistry) {
         self.configPath = configPath
-        self.knownTransports = knownTransports
+        self.transports = transports
     }
 
     /// Runs until stopped; returns the process exit status (SPEC §3: 0 on a clean stop,
     /// 1 if the config or a required certificate is invalid at start).
     public func run() async -> Int32 {
         let loaded: ConfigValidation.Loaded
-        switch await ConfigValidation(path: configPath, knownTransports: knownTransports).run(selfSigned: .generate) {
+        switch await ConfigValidation(path: configPath, transports: transports).run(selfSigned: .generate) {
         case .failure(let errors):
             for line in errors.rendered(path: configPath) {
                 FileHandle.standardError.write(Data((line + "\n").utf8))

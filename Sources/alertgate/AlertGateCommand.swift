@@ -1,6 +1,7 @@
 import AlertGateCore
 import ArgumentParser
 import Foundation
+import HTTP2Transport
 import SyslogTLSTransport
 
 /// The `alertgate` command line (SPEC §3).
@@ -15,10 +16,8 @@ struct AlertGateCommand: AsyncParsableCommand {
     )
 
     /// The transport plugins this build ships: the one place that names them.
-    static let transports = TransportRegistry([SyslogTLSTransport()])
+    static let transports = TransportRegistry([SyslogTLSTransport(), HTTP2Transport()])
 
-    /// `transport:` in config.yaml must name one of these.
-    static var shippedTransports: Set<String> { transports.names }
 
     /// Parses and runs the command with SPEC §3's exit codes: usage errors exit 2 (the
     /// argument parser's default would be 64).

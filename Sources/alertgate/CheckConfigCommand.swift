@@ -13,7 +13,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
     var config = "config.yaml"
 
     func run() async throws {
-        switch await ConfigValidation(path: config, knownTransports: AlertGateCommand.shippedTransports).run(selfSigned: .readOnly) {
+        switch await ConfigValidation(path: config, transports: AlertGateCommand.transports).run(selfSigned: .readOnly) {
         case .failure(let errors):
             for line in errors.rendered(path: config) {
                 printError(line)

@@ -36,7 +36,7 @@ struct LinkOptions: ParsableArguments {
 /// Loads a config and its certificate store for the commands that act as the gateway
 /// would (`diagnose`, `send-test`): config errors are printed and end the command.
 func loadGateway(configPath: String) async throws -> ConfigValidation.Loaded {
-    switch await ConfigValidation(path: configPath, knownTransports: AlertGateCommand.shippedTransports).run(selfSigned: .generate) {
+    switch await ConfigValidation(path: configPath, transports: AlertGateCommand.transports).run(selfSigned: .generate) {
     case .failure(let errors):
         for line in errors.rendered(path: configPath) {
             printError(line)

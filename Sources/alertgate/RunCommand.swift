@@ -11,7 +11,7 @@ struct RunCommand: AsyncParsableCommand {
     var config = "config.yaml"
 
     func run() async throws {
-        let status = await GatewayRunner(configPath: config, knownTransports: AlertGateCommand.shippedTransports).run()
+        let status = await GatewayRunner(configPath: config, transports: AlertGateCommand.transports).run()
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -187,3 +187,19 @@ import Testing
         #expect(try await process.waitForExit() == 0)
     }
 }
+
+extension ConfigCommandTests {
+    @Test func aTransportPluginCheckPointsAtThePartnersLine() throws {
+        let path = try writeConfig("""
+            partners:
+              - name: splunk
+                transport: http2
+                endpoint: http://splunk.example.com:8088/services/collector/event
+
+            """)
+        let result = try AlertGateBinary.run(["check-config", "--config", path.path])
+        #expect(result.status == 1)
+        #expect(result.standardError.hasPrefix("\(path.path):2:5: "), "\(result.standardError)")
+        #expect(result.standardError.contains("https://"))
+    }
+}
