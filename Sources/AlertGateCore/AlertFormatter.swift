@@ -320,10 +320,11 @@ public struct AlertFormatter: Sendable {
     // MARK: - Text
 
     /// `title: message`; the title alone when there is no message; the raw text, as it
-    /// came, of an alert no parser understood (empty title). Written unescaped: the syslog
-    /// transport frames by octet count, so line breaks travel intact.
+    /// came, of an alert no parser understood (it has raw text and no message; its title is
+    /// only the text's head). Written unescaped: the syslog transport frames by octet
+    /// count, so line breaks travel intact.
     private func writeText(_ alert: Alert, into writer: inout ByteWriter) {
-        if alert.title.isEmpty, let raw = alert.raw {
+        if let raw = alert.raw, alert.message == nil || alert.title.isEmpty {
             writer.string(raw)
             return
         }

@@ -8,7 +8,8 @@ import Synchronization
 /// The alert fields one payload gave, before the envelope and the defaults fill the rest.
 struct AlertFields {
     var id: String?
-    var time: Date?
+    /// Seconds since 1970 (see `Timestamp`).
+    var time: TimeInterval?
     var severity: Severity?
     var title: String?
     var message: String?

@@ -107,7 +107,7 @@ public struct AlertParser: Sendable {
         let alert = Alert(
             id: fields.id ?? envelope.ours.id.map { bytes.unescaped($0, .structuredData) } ?? AlertID.make(),
             receivedAt: receivedAt,
-            time: fields.time ?? envelope.time,
+            time: (fields.time ?? envelope.time).map(Date.init(timeIntervalSince1970:)),
             severity: fields.severity ?? envelope.ours.severity ?? envelope.prioritySeverity ?? .warning,
             title: fields.title ?? "",
             message: fields.message,
@@ -134,7 +134,7 @@ public struct AlertParser: Sendable {
         reader.skipWhitespace()
         guard reader.index == reader.end else { return false }
         do {
-            try object.fields(reader, into: &fields)
+            try object.fields(reader, lenientTime: true, into: &fields)
             return true
         } catch {
             return false
@@ -246,7 +246,7 @@ public struct AlertParser: Sendable {
         return Alert(
             id: fields.id ?? AlertID.make(),
             receivedAt: receivedAt,
-            time: fields.time,
+            time: fields.time.map(Date.init(timeIntervalSince1970:)),
             severity: fields.severity ?? .warning,
             title: fields.title ?? "",
             message: fields.message,

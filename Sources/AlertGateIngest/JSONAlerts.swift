@@ -129,8 +129,10 @@ struct JSONAlertObject {
 
     /// The alert fields, checked: `title` a string and `severity` a word or a number 0–10,
     /// both required; `id` a string or a number; `time` an RFC 3339 string; the others
-    /// strings. `null` is an absent member, except for the two required ones.
-    func fields(_ reader: JSONReader, into fields: inout AlertFields) throws(AlertObjectProblem) {
+    /// strings. `null` is an absent member, except for the two required ones. With
+    /// `lenientTime`, a `time` that is no timestamp is flagged rather than refused (a
+    /// syslog message cannot be refused; a webhook body can).
+    func fields(_ reader: JSONReader, lenientTime: Bool = false, into fields: inout AlertFields) throws(AlertObjectProblem) {
         let bytes = reader.bytes
 
         guard let title = self[.title] else { throw .missing(.title) }
@@ -150,10 +152,13 @@ struct JSONAlertObject {
         }
 
         if let text = try string(.time, reader) {
-            guard let time = Timestamp.rfc3339(bytes, text.range), !text.hasEscapes else {
+            if !text.hasEscapes, let time = Timestamp.rfc3339(bytes, text.range) {
+                fields.time = time
+            } else if lenientTime {
+                fields.unreadableTime = true
+            } else {
                 throw .invalid(.time, value: Self.quoted(reader, text), expected: "an RFC 3339 timestamp such as 2024-03-01T08:15:30Z")
             }
-            fields.time = time
         }
         if let text = try string(.engine, reader) {
             if text.hasEscapes {

@@ -10,7 +10,8 @@ struct SyslogEnvelope {
     var format: RecognizedFormats = []
     /// The severity of the PRI, when there was one.
     var prioritySeverity: Severity?
-    var time: Date?
+    /// Seconds since 1970.
+    var time: TimeInterval?
     var unreadableTime = false
     /// HOSTNAME, when the header named one.
     var hostname: Range<Int>?
@@ -170,14 +171,14 @@ struct SyslogEnvelope {
     private mutating func readRFC3164(_ bytes: Bytes, from start: Int, receivedAt: Date) -> Bool {
         let end = bytes.count
         var index: Int
-        if let (date, after) = Timestamp.bsd(bytes, start..<end, receivedAt: receivedAt) {
-            time = date
+        if let (bsdTime, after) = Timestamp.bsd(bytes, start..<end, receivedAt: receivedAt) {
+            time = bsdTime
             index = after
         } else if end - start > 19, ASCII.isDigit(bytes[start]), bytes[start + 4] == UInt8(ascii: "-"),
             let space = bytes.firstIndex(of: ASCII.space, in: start..<end),
-            let date = Timestamp.rfc3339(bytes, start..<space)
+            let isoTime = Timestamp.rfc3339(bytes, start..<space)
         {
-            time = date
+            time = isoTime
             index = space
         } else {
             return false

@@ -11,12 +11,14 @@ import Foundation
 ///   the year, the milliseconds and the zone (`UTC`, `GMT`, `Z`, `+01:00`); or
 ///   milliseconds since 1970; or RFC 3339.
 ///
-/// A timestamp without a zone is taken as UTC; a named zone other than UTC/GMT (`CET`,
+/// Each gives seconds since 1970 (a `Date` is made only for the alert: `Date` is resilient
+/// in Foundation on Linux, and every struct holding one is copied through its value
+/// witnesses). A timestamp without a zone is taken as UTC; a named zone other than UTC/GMT (`CET`,
 /// `PST`) is not read, since its offset needs a time-zone database. A timestamp without a
 /// year takes the year that puts it closest to when the gateway received the message.
 enum Timestamp {
     /// An RFC 3339 timestamp filling all of `range`.
-    static func rfc3339(_ bytes: Bytes, _ range: Range<Int>) -> Date? {
+    static func rfc3339(_ bytes: Bytes, _ range: Range<Int>) -> TimeInterval? {
         var index = range.lowerBound
         let end = range.upperBound
         guard let year = digits(bytes, &index, end, count: 4), separator(bytes, &index, end, "-"),
@@ -42,22 +44,22 @@ enum Timestamp {
     /// An RFC 3164 timestamp at the start of `range` (`Mmm dd hh:mm:ss`, the day padded
     /// with a space or a zero; an optional year after the day and fraction after the
     /// seconds, as some devices add): the date and where the timestamp ends.
-    static func bsd(_ bytes: Bytes, _ range: Range<Int>, receivedAt: Date) -> (date: Date, end: Int)? {
+    static func bsd(_ bytes: Bytes, _ range: Range<Int>, receivedAt: Date) -> (time: TimeInterval, end: Int)? {
         var index = range.lowerBound
         guard let (month, day, year) = monthDayYear(bytes, &index, range.upperBound),
             let clock = clock(bytes, &index, range.upperBound)
         else { return nil }
-        guard let date = dateInferringYear(year: year, month: month, day: day, clock, offsetSeconds: 0, receivedAt: receivedAt)
+        guard let time = dateInferringYear(year: year, month: month, day: day, clock, offsetSeconds: 0, receivedAt: receivedAt)
         else { return nil }
-        return (date, index)
+        return (time, index)
     }
 
     /// A CEF timestamp filling all of `range` (see the type's summary).
-    static func cef(_ bytes: Bytes, _ range: Range<Int>, receivedAt: Date) -> Date? {
+    static func cef(_ bytes: Bytes, _ range: Range<Int>, receivedAt: Date) -> TimeInterval? {
         let range = bytes.trimmed(range)
         guard !range.isEmpty else { return nil }
         if let milliseconds = bytes.decimal(range) {
-            return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+            return Double(milliseconds) / 1000
         }
         if ASCII.isDigit(bytes[range.lowerBound]) {
             return rfc3339(bytes, range)
@@ -194,12 +196,12 @@ enum Timestamp {
 
     // MARK: - Calendar arithmetic
 
-    static func date(year: Int, month: Int, day: Int, _ clock: Clock, offsetSeconds: Int) -> Date? {
+    static func date(year: Int, month: Int, day: Int, _ clock: Clock, offsetSeconds: Int) -> TimeInterval? {
         guard (1...9999).contains(year), (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year)
         else { return nil }
         let days = daysSince1970(year: year, month: month, day: day)
         let seconds = days * 86_400 + clock.hour * 3600 + clock.minute * 60 + clock.second - offsetSeconds
-        return Date(timeIntervalSince1970: Double(seconds) + Double(clock.microsecond) / 1_000_000)
+        return Double(seconds) + Double(clock.microsecond) / 1_000_000
     }
 
     /// With `year` nil: the year among last, this and next (by `receivedAt`, in UTC) that
@@ -207,18 +209,19 @@ enum Timestamp {
     /// falls in the old year.
     private static func dateInferringYear(
         year: Int?, month: Int, day: Int, _ clock: Clock, offsetSeconds: Int, receivedAt: Date
-    ) -> Date? {
+    ) -> TimeInterval? {
         if let year {
             return date(year: year, month: month, day: day, clock, offsetSeconds: offsetSeconds)
         }
         let current = UTCDateTime(receivedAt).year
-        var best: Date?
+        let reference = receivedAt.timeIntervalSince1970
+        var best: TimeInterval?
         for candidate in (current - 1)...(current + 1) {
-            guard let date = date(year: candidate, month: month, day: day, clock, offsetSeconds: offsetSeconds) else { continue }
-            if let chosen = best, abs(chosen.timeIntervalSince(receivedAt)) <= abs(date.timeIntervalSince(receivedAt)) {
+            guard let time = date(year: candidate, month: month, day: day, clock, offsetSeconds: offsetSeconds) else { continue }
+            if let chosen = best, abs(chosen - reference) <= abs(time - reference) {
                 continue
             }
-            best = date
+            best = time
         }
         return best
     }

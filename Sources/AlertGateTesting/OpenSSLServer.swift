@@ -3,6 +3,7 @@ import Foundation
 /// `openssl s_server` on 127.0.0.1, the independent TLS peer of the tests: it presents a
 /// certificate, can require and verify a client certificate, and echoes lines reversed
 /// (`-rev`) or answers HTTP/1.0 (`-www`).
+/// Sendable: only constants and a `RunningProcess`.
 public final class OpenSSLServer: @unchecked Sendable {
     public enum Mode: Sendable {
         /// Sends every line back reversed.

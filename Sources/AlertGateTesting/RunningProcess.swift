@@ -2,6 +2,7 @@ import Foundation
 
 /// A program started in the background, its output collected in files so a test can wait
 /// for a line, signal it, and read everything it printed.
+/// Sendable: `Process` is only signalled and polled, which Foundation allows from any thread.
 public final class RunningProcess: @unchecked Sendable {
     public let process: Process
     private let outputFile: URL

@@ -4,6 +4,7 @@ import Foundation
 /// the handshake (requiring a client certificate), reads `readBytes` of plaintext, then
 /// stops reading with a small receive buffer — so TCP stops acknowledging — and finally
 /// drops the connection when told to. Written in Python's `ssl` module: an independent peer.
+/// Sendable: only constants and a `RunningProcess`.
 public final class StallingTLSReceiver: @unchecked Sendable {
     public let port: Int
     private let process: RunningProcess

@@ -4,6 +4,7 @@ import Foundation
 /// that issues appliance and partner certificates (with `openssl ca`, which also sets past
 /// and future validity dates, revokes and publishes CRLs), and a folder to hold it all.
 /// Nothing it makes is committed, so nothing expires in the repository.
+/// Sendable: its paths are constants, and the CA database is changed under `lock` only.
 public final class TestPKI: @unchecked Sendable {
     public let directory: URL
     /// The root CA certificate (self-signed).

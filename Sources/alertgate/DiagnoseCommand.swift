@@ -5,6 +5,7 @@ import AlertGateTLS
 import ArgumentParser
 import Foundation
 import NIOCore
+import Synchronization
 
 struct DiagnoseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -98,27 +99,26 @@ struct DiagnoseCommand: AsyncParsableCommand {
 }
 
 /// Notes an error or close that follows the handshake.
-final class RefusalWatcher: ChannelInboundHandler, @unchecked Sendable {
+final class RefusalWatcher: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
 
-    private let lock = NSLock()
-    private var reason: String?
+    private let reason = Mutex<String?>(nil)
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        lock.withLock { reason = reason ?? "\(error)" }
+        reason.withLock { $0 = $0 ?? "\(error)" }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        lock.withLock { reason = reason ?? "the partner closed the connection" }
+        reason.withLock { $0 = $0 ?? "the partner closed the connection" }
         context.fireChannelInactive()
     }
 
     func refusal(within time: Duration) async -> String? {
         let deadline = ContinuousClock.now + time
         while ContinuousClock.now < deadline {
-            if let reason = lock.withLock({ reason }) { return reason }
+            if let reason = reason.withLock({ $0 }) { return reason }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        return lock.withLock { reason }
+        return reason.withLock { $0 }
     }
 }

@@ -17,8 +17,9 @@ struct SyslogMessageTests {
         #expect(formatter.payload(Fixtures.minimal) == "Sensor Traffic Stopped")
         #expect(formatter.payload(Fixtures.unparsed) == "<13>Mar  1 08:15:30 plc-gw kernel: eth1 link down")
         #expect(formatter.payload(Fixtures.with(Fixtures.minimal) { $0.title = ""; $0.message = "only a message" }) == "only a message")
-        // A title wins over the raw text it was parsed from.
-        #expect(formatter.payload(Fixtures.with(Fixtures.minimal) { $0.raw = "raw" }) == "Sensor Traffic Stopped")
+        // An alert no parser understood (raw text, no message) goes out as it came: its
+        // title is only the text's head.
+        #expect(formatter.payload(Fixtures.with(Fixtures.minimal) { $0.raw = "raw" }) == "raw")
     }
 
     @Test("a complete message around each format's payload")

@@ -65,6 +65,11 @@ struct CEFParserTests {
         #expect(result.alert.sourceIP == "10.0.0.1")
     }
 
+    @Test("a backslash that starts no CEF escape stays (a Windows path keeps its \\t)")
+    func unknownEscape() {
+        #expect(Fixtures.parse(#"CEF:0|V|P|1|S|T|5|msg=C:\temp\data file src=10.0.0.1"#).alert.message == #"C:\temp\data file"#)
+    }
+
     @Test("values hold spaces; an = that does not end a key word stays in the value")
     func valuesWithSpaces() {
         let result = Fixtures.parse("CEF:0|V|P|1|S|T|5|msg=mode=run, ratio 3/4=0.75 on   coil 7 protocol=modbus cat=Write")

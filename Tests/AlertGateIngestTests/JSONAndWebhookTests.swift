@@ -51,6 +51,15 @@ struct JSONAndWebhookTests {
         #expect(result.alert.raw == #"{"title":"only a title"}"#)
     }
 
+    @Test("a syslog JSON alert whose time is no timestamp keeps its fields; the time is flagged")
+    func jsonWithBadTime() {
+        let result = Fixtures.parse(#"{"title":"Port scan","severity":"minor","time":"03/01/2024 08:15"}"#)
+        #expect(result.recognized == [.json])
+        #expect(result.alert.title == "Port scan")
+        #expect(result.alert.time == nil)
+        #expect(result.problems == [.unreadableTime])
+    }
+
     @Test("an array: one alert per element, a new id for each that has none")
     func webhookArray() throws {
         let alerts = try Fixtures.webhook(

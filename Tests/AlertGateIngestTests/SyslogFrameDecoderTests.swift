@@ -1,3 +1,4 @@
+import AlertGateCore
 import AlertGateIngest
 import NIOCore
 import Testing
@@ -182,5 +183,43 @@ struct SyslogFrameDecoderTests {
             }
         }
         #expect(shared)
+    }
+}
+
+@Suite("Framing and parsing together")
+struct StreamToAlertsTests {
+    @Test("a Defender sensor's TCP stream, cut anywhere, becomes its alerts in order")
+    func defenderStream() {
+        let messages = (1...3).map { number in
+            "<9>Mar  1 08:15:3\(number) 10.1.0.2 CEF:0|Microsoft Defender for IoT|sensor-1|22.3.5|Microsoft Defender for IoT Alert|"
+                + "Alert \(number)|\(number * 3)|msg=number \(number) UUID=id-\(number)"
+        }
+        for framing in ["newline", "octet"] {
+            let stream = messages.map { framing == "newline" ? $0 + "\r\n" : "\($0.utf8.count) \($0)" }.joined()
+            var decoder = SyslogFrameDecoder()
+            var alerts: [Alert] = []
+            for chunk in Array(stream.utf8).chunks(ofCount: 7) {
+                var buffer = ByteBuffer(bytes: chunk)
+                for event in decoder.feed(&buffer) {
+                    guard case .message(let message) = event else {
+                        Issue.record("\(framing): \(event)")
+                        continue
+                    }
+                    alerts.append(
+                        AlertParser().parse(message, receivedAt: Fixtures.receivedAt, appliance: "sensors", sourceAddress: "10.1.0.2").alert
+                    )
+                }
+            }
+            #expect(decoder.finish().isEmpty)
+            #expect(alerts.map(\.id) == ["id-1", "id-2", "id-3"], "\(framing)")
+            #expect(alerts.map(\.title) == ["Alert 1", "Alert 2", "Alert 3"])
+            #expect(alerts.map(\.severity) == [.warning, .minor, .critical])
+        }
+    }
+}
+
+extension Array {
+    fileprivate func chunks(ofCount size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }
