@@ -126,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "alertgate-bench",
             dependencies: [
-                "AlertGateCore", "AlertGatePKI", "AlertGateTLS", "AlertGateRuntime", "AlertGateSpool", "SyslogTLSTransport",
+                "AlertGateCore", "AlertGatePKI", "AlertGateTLS", "AlertGateRuntime", "AlertGateSpool", "SyslogTLSTransport", "HTTP2Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -6,6 +6,7 @@ import AlertGateTLS
 import ArgumentParser
 import Foundation
 import Logging
+import HTTP2Transport
 import SyslogTLSTransport
 
 /// `alertgate-bench`: the gateway's own outbound path measured against the bench sinks
@@ -43,23 +44,38 @@ struct Endpoint: ParsableArguments {
 }
 
 struct PluginThroughput: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "throughput", abstract: "Alerts/s through the syslog-tls plugin on one connection.")
+    static let configuration = CommandConfiguration(commandName: "throughput", abstract: "Alerts/s through a transport plugin on one connection.")
 
     @OptionGroup var endpoint: Endpoint
+    @Option(help: "The plugin: syslog-tls (CEF in RFC 5424 frames) or http2 (NDJSON POSTs).") var transport = "syslog-tls"
     @Option(name: .shortAndLong, help: "Alerts to send.") var count = 1_000_000
     @Option(help: "Alerts per send.") var batch = 500
     @Option(help: "Sends in flight at once (a dispatcher's window).") var window = 4
 
     func run() async throws {
-        let connector = try endpoint.connector()
-        let partner = PartnerSettings(name: "sink", transport: "syslog-tls", endpoint: "127.0.0.1:\(endpoint.port)", format: .cef)
-        let formatter = AlertFormatter(format: .cef, hostname: "bench", productVersion: AlertGateVersion.current)
+        let plugin: any TransportPlugin
+        let partner: PartnerSettings
+        switch transport {
+        case "syslog-tls":
+            plugin = SyslogTLSTransport()
+            partner = PartnerSettings(name: "sink", transport: transport, endpoint: "127.0.0.1:\(endpoint.port)", format: .cef)
+        case "http2":
+            plugin = HTTP2Transport()
+            partner = PartnerSettings(
+                name: "sink", transport: transport, endpoint: "https://127.0.0.1:\(endpoint.port)/ingest", format: .json,
+                batch: .init(maxAlerts: batch, maxBytes: 64 << 20))
+        default:
+            throw ValidationError("--transport is syslog-tls or http2, not \(transport)")
+        }
+        let destination = try plugin.destination(of: partner)
+        let connector = try endpoint.connector(alpn: destination.applicationProtocols)
+        let formatter = AlertFormatter(format: partner.format, hostname: "bench", productVersion: AlertGateVersion.current)
         let link = TransportLink(
-            appliance: "sensor-1", partner: partner, destination: Destination(host: "127.0.0.1", port: endpoint.port),
+            appliance: "sensor-1", partner: partner, destination: destination,
             connector: connector, formatter: formatter, logger: Logger(label: "bench"))
-        let sender = SyslogTLSTransport().makeSender(for: link)
+        let sender = plugin.makeSender(for: link)
 
-        let sample = formatter.syslogMessage(Self.alert(1))
+        let sample = transport == "http2" ? formatter.payload(Self.alert(1)) : formatter.syslogMessage(Self.alert(1))
         let start = ContinuousClock.now
         let cpuStart = Self.cpuSeconds()
         let batches = stride(from: 0, to: count, by: batch).map { $0..<min($0 + batch, count) }
@@ -83,7 +99,7 @@ struct PluginThroughput: AsyncParsableCommand {
         let elapsed = (ContinuousClock.now - start).seconds
         let cpu = Self.cpuSeconds() - cpuStart
         await sender.close()
-        print(#"{"bench":"syslog-tls","alerts":\#(count),"message_bytes":\#(sample.utf8.count),"wall_s":\#(elapsed),"alerts_per_s":\#(Int(Double(count) / elapsed)),"cpu_us_per_alert":\#(cpu / Double(count) * 1e6)}"#)
+        print(#"{"bench":"\#(transport)","alerts":\#(count),"message_bytes":\#(sample.utf8.count),"wall_s":\#(elapsed),"alerts_per_s":\#(Int(Double(count) / elapsed)),"cpu_us_per_alert":\#(cpu / Double(count) * 1e6)}"#)
     }
 
     /// A Defender-style alert whose CEF syslog message is about 300 bytes, carrying the

@@ -45,9 +45,9 @@ ID=(--ca "$C/ca-bundle.pem" --cert "$C/sensor-1-chain.pem" --key "$C/sensor-1.ke
 SINK_TLS=(--ca "$C/ca-bundle.pem" --require-client-cert)
 port=$((20000 + RANDOM % 20000))
 
-sink() {  # sink NAME ARGS... : starts tlssink on $port, JSON summary to $OUT/NAME.json
+sink() {  # sink NAME ARGS... : starts tlssink (or $SINK) on $port, JSON summary to $OUT/NAME.json
   local name=$1; shift
-  "$work/build/tlssink" --listen "127.0.0.1:$port" --json "$OUT/$name.json" "$@" > /dev/null 2>&1 &
+  "$work/build/${SINK:-tlssink}" --listen "127.0.0.1:$port" --json "$OUT/$name.json" "$@" > /dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && return 0; sleep 0.05; done
   echo "tlssink did not start" >&2; exit 1
@@ -66,7 +66,20 @@ for rep in $(seq "$REPS"); do
   "$work/build/loadgen" -p "$port" -n "$N" --framing octet --tls --ca "$C/ca-bundle.pem" --cert "$C/sensor-1-chain.pem" \
     --key "$C/sensor-1.key" --servername partner.test | sed 's/^{/{"bench":"loadgen-tls",/' >> "$OUT/rows.jsonl"
   stop_sink
-  # 3. handshakes, RSA 2048 and 4096 partner keys, ours and the C ceiling.
+  # 3. alerts through the http2 plugin (NDJSON POSTs of 500, 4 in flight) into h2sink, and
+  #    the ceiling: h2load with 100-alert bodies, 16 streams (it cannot present a client
+  #    certificate, so its TLS is server-auth only).
+  SINK=h2sink sink "plugin-http2-$rep" --cert "$C/partner-chain.pem" --key "$C/partner.key" "${SINK_TLS[@]}" --expect "$N" --linger-ms 2000
+  "$agbench" throughput --transport http2 --port "$port" "${ID[@]}" --count "$N" --batch 500 --window 4 >> "$OUT/rows.jsonl"
+  stop_sink
+  if command -v h2load >/dev/null; then
+    python3 -c "import sys; [print('{\"title\":\"t\",\"severity\":\"major\",\"msg\":\"seq=%d %s\"}' % (i + 1, 'x' * 240)) for i in range(100)]" > "$work/body100.ndjson"
+    SINK=h2sink sink "ceiling-http2-$rep" --cert "$C/partner-chain.pem" --key "$C/partner.key"
+    h2load -n $((N / 100)) -c 1 -m 16 -d "$work/body100.ndjson" -H 'content-type: application/x-ndjson' \
+      "https://127.0.0.1:$port/ingest" 2>/dev/null | awk '/finished in/ { printf "{\"bench\":\"h2load\",\"alerts_per_s\":%d}\n", $4 * 100 }' >> "$OUT/rows.jsonl"
+    stop_sink
+  fi
+  # 4. handshakes, RSA 2048 and 4096 partner keys, ours and the C ceiling.
   for bits in 2048 4096; do
     cert=$C/partner-chain.pem; key=$C/partner.key
     [ "$bits" = 4096 ] && cert=$C/partner4096-chain.pem && key=$C/partner4096.key
@@ -93,6 +106,10 @@ ceiling = med(lambda r: r.get("bench") == "loadgen-tls", ceiling_keys[0]) if cei
 print("| measure | alertgate | ceiling (bench loadgen / openssl) | ratio |")
 print("|---|---|---|---|")
 print(f"| syslog-tls alerts/s, one connection, mTLS + full validation | {ours:,.0f} ({cpu:.2f} µs CPU/alert) | {ceiling:,.0f} msgs/s | {ours/ceiling:.2f} |")
+h2 = med(lambda r: r.get("bench") == "http2", "alerts_per_s")
+h2cpu = med(lambda r: r.get("bench") == "http2", "cpu_us_per_alert")
+h2c = med(lambda r: r.get("bench") == "h2load", "alerts_per_s")
+print(f"| http2 alerts/s, one connection, NDJSON POSTs of 500, mTLS + full validation | {h2:,.0f} ({h2cpu:.2f} µs CPU/alert) | {h2c:,.0f} alerts/s (h2load) | {h2/h2c:.2f} |")
 for bits in (2048, 4096):
     h = med(lambda r: r.get("bench") == "handshakes" and r.get("bits") == bits, "handshakes_per_s")
     hk = [k for k in ("handshakes_per_s", "rate", "hs_per_s") if any(k in r for r in rows if r.get("bench") == "loadgen-handshakes")]

@@ -111,7 +111,7 @@ final class Gateway: Sendable {
 }
 
 /// Waits until something accepts TCP connections on 127.0.0.1:`port`.
-func waitForListener(port: Int, process: RunningProcess? = nil, timeout: Duration = .seconds(30)) async throws {
+func waitForListener(port: Int, process: RunningProcess? = nil, timeout: Duration = .seconds(90)) async throws {
     let deadline = ContinuousClock.now + timeout
     while true {
         if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get() {
