@@ -49,7 +49,7 @@ public final class PrivateKey: @unchecked Sendable {
     static func isEncrypted(_ bytes: [UInt8]) -> Bool {
         if PEM.looksLikePEM(bytes) {
             let text = String(decoding: bytes, as: UTF8.self)
-            return text.contains("BEGIN ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED")
+            return text.contains("ENCRYPTED PRIVATE KEY-----") || text.contains("Proc-Type: 4,ENCRYPTED")
         }
         guard let sig = MemoryBIO(bytes).withPointer({ d2i_PKCS8_bio($0, nil) }) else {
             OpenSSLErrorQueue.clear()
