@@ -149,3 +149,64 @@ import Testing
         #expect(try OpenSSLCLI.run(["x509", "-inform", "DER", "-in", der.path, "-noout", "-subject"]).contains("siem.contoso.com"))
     }
 }
+
+/// `diagnose` against each kind of broken partner prints the failing check with its
+/// section-5 message (issue 3's "done when").
+@Suite struct DiagnoseMatrixTests {
+    enum Broken: String, CaseIterable, Sendable {
+        case wrongName = "name-mismatch"
+        case expired
+        case anotherCA = "chain"
+        case revoked
+        case crlServerDown = "crl-unreachable"
+    }
+
+    @Test(arguments: Broken.allCases)
+    func diagnosePrintsTheFailingCheck(_ broken: Broken) async throws {
+        let suite = try OutboundCommandTests()
+        var options = TestPKI.Options(commonName: broken == .wrongName ? "other.contoso.com" : "siem.contoso.com")
+        var issuer = suite.pki
+        var crlServer: FileHTTPServer?
+        switch broken {
+        case .wrongName:
+            break
+        case .expired:
+            options.startDate = TestPKI.caDate(daysFromNow: -30)
+            options.endDate = TestPKI.caDate(daysFromNow: -1)
+        case .anotherCA:
+            issuer = try TestPKI(name: "Rogue")
+        case .revoked, .crlServerDown:
+            let folder = suite.pki.directory.appendingPathComponent("www")
+            try suite.pki.writeCRL(to: folder.appendingPathComponent("issuing.crl"))
+            let server = try await FileHTTPServer(directory: folder)
+            crlServer = server
+            options.crlURL = server.url(for: "issuing.crl")
+        }
+        let issued = try issuer.issue("partner", options)
+        if broken == .revoked {
+            try suite.pki.revoke(issued)
+            try suite.pki.writeCRL(to: suite.pki.directory.appendingPathComponent("www/issuing.crl"))
+        }
+        if broken == .crlServerDown {
+            try await crlServer?.stop()
+        }
+        let partner = try await OpenSSLServer(
+            certificate: issued.certificate, key: issued.key, chain: issuer.chainFile, clientCA: suite.pki.rootCertificate, mode: .sink)
+        let config = try suite.writeConfig(port: partner.port)
+        let result = try AlertGateBinary.run(["diagnose", "qradar", "--config", config])
+        try? await crlServer?.stop()
+
+        #expect(result.status == 1)
+        let line = result.standardOutput.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .first { $0.hasPrefix(broken.rawValue + " ") && $0.contains("FAIL") }
+        let expected: String = switch broken {
+        case .wrongName: "The certificate does not match the expected name siem.contoso.com"
+        case .expired: "This SSL certificate has expired and isn't considered valid."
+        case .anotherCA: "Cannot validate chain of trust. The provided Certificate and Root CA don't match."
+        case .revoked: "This certificate has been revoked by the CRL and can't be trusted for a secure connection"
+        case .crlServerDown: "The CRL (Certificate Revocation List) location is not reachable. Verify the URL can be accessed from this appliance"
+        }
+        #expect(line?.contains(expected) == true, "\(result.standardOutput)")
+        #expect(result.standardOutput.contains("result: the connection would be refused"))
+    }
+}
