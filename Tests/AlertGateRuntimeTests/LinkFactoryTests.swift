@@ -144,3 +144,16 @@ import Testing
         return String(frame[start..<end])
     }
 }
+
+@Suite struct ConfigRulesTests {
+    @Test func theShippedConfigsRulesRouteByApplianceSeverityAndProtocol() throws {
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config.yaml")
+        let config = try ConfigLoader(knownTransports: ["syslog-tls", "http2"]).load(path: shipped.path).get()
+        let rules = ForwardingRules(config)
+        let major = Alert(id: "1", receivedAt: Date(), severity: .major, title: "t", protocolName: "S7COMM", engine: "policy", appliance: "sensor-1")
+        let minor = Alert(id: "2", receivedAt: Date(), severity: .minor, title: "t", protocolName: "S7COMM", engine: "policy", appliance: "sensor-1")
+        #expect(rules.partners(for: major) == ["local-siem", "local-hec"])
+        #expect(rules.partners(for: minor) == ["local-siem"])
+    }
+}
