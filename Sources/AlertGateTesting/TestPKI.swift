@@ -229,3 +229,19 @@ public final class TestPKI: @unchecked Sendable {
         return formatter.string(from: Date().addingTimeInterval(TimeInterval(days) * 86_400))
     }
 }
+
+extension TestPKI {
+    /// A gateway folder inside this PKI's folder: `certs/` holds the appliance sensor-1's
+    /// certificate and key (CN `sensor-1.contoso.com`) and the CA chain as `chain.pem`,
+    /// the files a test config.yaml names.
+    public func gatewayFolder() throws -> URL {
+        let folder = directory.appendingPathComponent("gateway")
+        let certs = folder.appendingPathComponent("certs")
+        try FileManager.default.createDirectory(at: certs, withIntermediateDirectories: true)
+        let appliance = try issue("sensor-1", commonName: "sensor-1.contoso.com")
+        try FileManager.default.copyItem(at: appliance.certificate, to: certs.appendingPathComponent("sensor-1.crt"))
+        try FileManager.default.copyItem(at: appliance.key, to: certs.appendingPathComponent("sensor-1.key"))
+        try FileManager.default.copyItem(at: chainFile, to: certs.appendingPathComponent("chain.pem"))
+        return folder
+    }
+}

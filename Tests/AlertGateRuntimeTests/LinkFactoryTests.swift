@@ -17,13 +17,7 @@ import Testing
 
     init() throws {
         pki = try TestPKI()
-        folder = pki.directory.appendingPathComponent("gateway")
-        let certs = folder.appendingPathComponent("certs")
-        try FileManager.default.createDirectory(at: certs, withIntermediateDirectories: true)
-        let appliance = try pki.issue("sensor-1", commonName: "sensor-1.contoso.com")
-        try FileManager.default.copyItem(at: appliance.certificate, to: certs.appendingPathComponent("sensor-1.crt"))
-        try FileManager.default.copyItem(at: appliance.key, to: certs.appendingPathComponent("sensor-1.key"))
-        try FileManager.default.copyItem(at: pki.chainFile, to: certs.appendingPathComponent("chain.pem"))
+        folder = try pki.gatewayFolder()
     }
 
     func factory(port: Int, validation: ValidationPolicy, metrics: TestMetrics) async throws -> LinkFactory {
