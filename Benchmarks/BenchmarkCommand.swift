@@ -139,12 +139,6 @@ struct Handshakes: AsyncParsableCommand {
     }
 }
 
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}
-
 struct SpoolThroughput: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "spool", abstract: "Durable appends/s into a spool queue (group commit), then reads and acknowledgements.")
 

@@ -1,3 +1,4 @@
+import AlertGateCore
 import Foundation
 
 /// Where certificate checks get the CRL of a distribution point.
@@ -89,7 +90,7 @@ public actor CRLCache: CRLSource {
     // MARK: Internals
 
     private func dueDate(_ entry: Entry) -> Date {
-        let byAge = entry.fetchedAt.addingTimeInterval(maxAge.timeInterval)
+        let byAge = entry.fetchedAt.addingTimeInterval(maxAge.seconds)
         guard let nextUpdate = entry.crl.nextUpdate else { return byAge }
         return min(byAge, nextUpdate)
     }
@@ -157,12 +158,5 @@ public actor CRLCache: CRLSource {
         // A cache: failing to write it costs a refetch after restart, nothing more.
         try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         try? Data(crl.derEncoded).write(to: file, options: .atomic)
-    }
-}
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

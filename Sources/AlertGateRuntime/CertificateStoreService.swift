@@ -1,4 +1,5 @@
 import AlertGateConfig
+import AlertGateCore
 import AlertGatePKI
 import Foundation
 import Logging
@@ -101,12 +102,5 @@ public final class CertificateStoreService: Service, Sendable {
         var metadata: Logger.Metadata = ["certificate": "\(name)", "code": "\(result.code.rawValue)"]
         if let detail = result.detail { metadata["detail"] = "\(detail)" }
         return metadata
-    }
-}
-
-extension Duration {
-    var seconds: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

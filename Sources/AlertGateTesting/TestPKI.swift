@@ -244,4 +244,31 @@ extension TestPKI {
         try FileManager.default.copyItem(at: chainFile, to: certs.appendingPathComponent("chain.pem"))
         return folder
     }
+
+    /// config.yaml for a `gatewayFolder()`: the store (trust bundle `corp`, certificate
+    /// `sensor-1`), the appliance sensor-1 with `validation`, then `partners` (list items
+    /// written at two spaces, as under a top-level key).
+    public static func gatewayConfig(validation: String = "required", partners: String) -> String {
+        """
+        gateway:
+          data_dir: data
+        store:
+          dir: certs
+          trust:
+            - name: corp
+              file: chain.pem
+          certificates:
+            - name: sensor-1
+              cert: sensor-1.crt
+              key: sensor-1.key
+              chain: chain.pem
+        appliances:
+          - name: sensor-1
+            kind: sensor
+            certificate: sensor-1
+            validation: \(validation)
+        partners:
+
+        """ + partners
+    }
 }

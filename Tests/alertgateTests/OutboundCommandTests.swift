@@ -20,25 +20,7 @@ import Testing
 
     func writeConfig(port: Int, validation: String = "required", format: String = "cef") throws -> String {
         let path = folder.appendingPathComponent("config.yaml")
-        try """
-            gateway:
-              data_dir: data
-            store:
-              dir: certs
-              trust:
-                - name: corp
-                  file: chain.pem
-              certificates:
-                - name: sensor-1
-                  cert: sensor-1.crt
-                  key: sensor-1.key
-                  chain: chain.pem
-            appliances:
-              - name: sensor-1
-                kind: sensor
-                certificate: sensor-1
-                validation: \(validation)
-            partners:
+        try TestPKI.gatewayConfig(validation: validation, partners: """
               - name: qradar
                 transport: syslog-tls
                 endpoint: 127.0.0.1:\(port)
@@ -46,7 +28,7 @@ import Testing
                 trust: corp
                 format: \(format)
 
-            """.write(to: path, atomically: true, encoding: .utf8)
+            """).write(to: path, atomically: true, encoding: .utf8)
         return path.path
     }
 

@@ -43,25 +43,7 @@ final class Gateway: Sendable {
         let headers = partner.headers.isEmpty ? "" : "\n    headers:\n" + partner.headers.sorted { $0.key < $1.key }
             .map { "      \($0.key): \"\($0.value)\"" }.joined(separator: "\n")
         let path = folder.appendingPathComponent("config.yaml")
-        try """
-            gateway:
-              data_dir: data
-            store:
-              dir: certs
-              trust:
-                - name: corp
-                  file: chain.pem
-              certificates:
-                - name: sensor-1
-                  cert: sensor-1.crt
-                  key: sensor-1.key
-                  chain: chain.pem
-            appliances:
-              - name: sensor-1
-                kind: sensor
-                certificate: sensor-1
-                validation: required
-            partners:
+        try TestPKI.gatewayConfig(partners: """
               - name: splunk
                 transport: http2
                 endpoint: \(partner.endpoint)
@@ -70,7 +52,7 @@ final class Gateway: Sendable {
                 format: \(partner.format)\(headers)
                 batch: { max_alerts: \(partner.maxAlerts) }
 
-            """.write(to: path, atomically: true, encoding: .utf8)
+            """).write(to: path, atomically: true, encoding: .utf8)
 
         let registry = TransportRegistry([HTTP2Transport()])
         let loaded: ConfigValidation.Loaded
