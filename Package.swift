@@ -93,6 +93,19 @@ let package = Package(
             ]
         ),
         .target(name: "AlertGateIngest", dependencies: ["AlertGateCore", .product(name: "NIOCore", package: "swift-nio")]),
+        // Listeners (SPEC §2): syslog UDP/TCP/TLS and the HTTPS webhook, attribution of
+        // alerts to appliances; they hand alerts to an `AlertIntake`.
+        .target(
+            name: "AlertGateListeners",
+            dependencies: [
+                "AlertGateCore", "AlertGateConfig", "AlertGatePKI", "AlertGateTLS", "AlertGateIngest",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         // Assembles a running gateway from a config: the store, its services, the logs.
         .target(
             name: "AlertGateRuntime",
@@ -101,6 +114,9 @@ let package = Package(
                 "AlertGatePKI",
                 "AlertGateTLS",
                 "AlertGateConfig",
+                "AlertGateListeners",
+                "AlertGateSpool",
+                "AlertGateIngest",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -148,6 +164,15 @@ let package = Package(
             dependencies: ["AlertGateCore"]
         ),
         .testTarget(name: "AlertGateIngestTests", dependencies: ["AlertGateIngest", "AlertGateCore", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(
+            name: "AlertGateListenersTests",
+            dependencies: [
+                "AlertGateListeners", "AlertGateCore", "AlertGateConfig", "AlertGatePKI", "AlertGateTLS", "AlertGateTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
         .testTarget(
             name: "AlertGateSpoolTests",
             dependencies: ["AlertGateSpool", "AlertGateCore"]
