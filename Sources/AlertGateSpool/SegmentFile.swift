@@ -4,13 +4,15 @@ import Foundation
 import Glibc
 #endif
 
-/// One open segment file of a spool queue: appends, positional reads, fsync.
-final class SegmentFile {
+/// One open segment file of a spool queue: positional writes and reads, fsync.
+///
+/// Immutable, hence `Sendable`: its owner (the queue actor) keeps the size and decides
+/// where each write goes, and the writes themselves run on the queue's I/O thread.
+final class SegmentFile: Sendable {
     let path: String
     /// The sequence number of its first record (also its name).
     let firstSequence: UInt64
     private let descriptor: Int32
-    private(set) var size: Int
 
     init(path: String, firstSequence: UInt64, create: Bool) throws(SpoolFileError) {
         self.path = path
@@ -18,20 +20,24 @@ final class SegmentFile {
         let flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0)
         descriptor = open(path, flags, 0o600)
         guard descriptor >= 0 else { throw SpoolFileError(operation: "open \(path)") }
-        let end = lseek(descriptor, 0, SEEK_END)
-        guard end >= 0 else { throw SpoolFileError(operation: "seek \(path)") }
-        size = Int(end)
     }
 
     deinit {
         close(descriptor)
     }
 
-    func append(_ bytes: [UInt8]) throws(SpoolFileError) {
+    /// The file's length on disk.
+    func length() throws(SpoolFileError) -> Int {
+        let end = lseek(descriptor, 0, SEEK_END)
+        guard end >= 0 else { throw SpoolFileError(operation: "seek \(path)") }
+        return Int(end)
+    }
+
+    func write(_ bytes: [UInt8], at offset: Int) throws(SpoolFileError) {
         var written = 0
         while written < bytes.count {
             let result = bytes.withUnsafeBytes { buffer in
-                pwrite(descriptor, buffer.baseAddress! + written, buffer.count - written, off_t(size + written))
+                pwrite(descriptor, buffer.baseAddress! + written, buffer.count - written, off_t(offset + written))
             }
             if result < 0 {
                 if errno == EINTR { continue }
@@ -39,7 +45,6 @@ final class SegmentFile {
             }
             written += result
         }
-        size += bytes.count
     }
 
     func sync() throws(SpoolFileError) {
@@ -63,7 +68,6 @@ final class SegmentFile {
     /// Cuts a torn tail off (recovery after a crash mid-write).
     func truncate(to length: Int) throws(SpoolFileError) {
         guard ftruncate(descriptor, off_t(length)) == 0 else { throw SpoolFileError(operation: "truncate \(path)") }
-        size = length
     }
 }
 
@@ -74,5 +78,10 @@ struct SpoolFileError: Error {
     init(operation: String) {
         self.operation = operation
         self.reason = String(cString: strerror(errno))
+    }
+
+    init(operation: String, reason: String) {
+        self.operation = operation
+        self.reason = reason
     }
 }

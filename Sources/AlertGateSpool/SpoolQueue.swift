@@ -1,18 +1,23 @@
 import AlertGateCore
+import Dispatch
 import Foundation
 
-/// The durable queue of one partner: an append-only log of checksummed records in
-/// segment files, and a cursor of what the partner accepted.
+/// The durable queue of one (partner, appliance) link: an append-only log of checksummed
+/// records in segment files, and a cursor of what the partner accepted.
 ///
 /// An alert is acknowledged to its sender only once its record is on disk (`fdatasync`),
 /// and leaves the queue only once the partner accepted it (`acknowledge(through:)`), so a
-/// crash or `kill -9` may repeat an alert that was in flight, never lose one. Appends that
+/// crash or `kill -9` may repeat an alert that was in flight, never lose one. Batches that
 /// arrive while a write is on its way share the next one: one fsync for many alerts
-/// (group commit).
+/// (group commit). Writes and fsyncs run on the queue's own I/O thread, never on Swift
+/// concurrency's few threads, which the listeners and senders need meanwhile.
 ///
-/// Record: `u32 length | u32 crc32(sequence ‖ payload) | u64 sequence | payload`, little
-/// endian. On open, each segment is read back and cut at the first record whose checksum
-/// fails — the torn tail of a write the crash interrupted, which was never acknowledged.
+/// Recently appended alerts are also kept in memory (up to `memoryLimit` bytes of
+/// records), so a partner that keeps up is fed without reading the disk back; a backlog
+/// beyond that is read from the segment files.
+///
+/// On open, each segment is read back and cut at the first record whose checksum fails —
+/// the torn tail of a write the crash interrupted, which was never acknowledged.
 public actor SpoolQueue {
     public struct Entry: Sendable {
         public var sequence: UInt64
@@ -20,54 +25,72 @@ public actor SpoolQueue {
     }
 
     private struct Location {
-        var sequence: UInt64
         var segment: UInt64
         var offset: Int
         var length: Int
+        /// The alert itself while the memory limit allows.
+        var alert: Alert?
     }
 
-    static let headerSize = 16
+    private struct PendingBatch {
+        var records: SpoolRecords
+        var continuation: CheckedContinuation<ClosedRange<UInt64>, any Error>
+    }
 
     public nonisolated let name: String
     private let directory: URL
     private let segmentSize: Int
-    private let quota: Int
+    private let memoryLimit: Int
+    private let budget: SpoolBudget
+    private let io: DispatchQueue
+    private let cursor: SpoolCursor
     private var segments: [UInt64: SegmentFile] = [:]
+    private var segmentSizes: [UInt64: Int] = [:]
     private var current: SegmentFile?
-    /// Unacknowledged records, in sequence order.
+    /// Unacknowledged records: `index[indexStart]` holds sequence `acknowledged + 1`.
     private var index: [Location] = []
     private var indexStart = 0
-    private var nextSequence: UInt64 = 1
-    public private(set) var acknowledged: UInt64 = 0
-    private var pending: [UInt8] = []
-    private var pendingLocations: [Location] = []
-    private var waiters: [CheckedContinuation<Void, any Error>] = []
+    private var nextSequence: UInt64
+    private var cachedBytes = 0
+    private var pending: [PendingBatch] = []
     private var flushing = false
+    private var entryWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiter = 0
 
-    /// Opens (creating if needed) the queue in `directory`, recovering what a crash left.
-    /// - Parameters:
-    ///   - quota: the most bytes its segment files may hold.
-    public init(name: String, directory: URL, quota: Int, segmentSize: Int = 64 << 20) throws(SpoolError) {
+    /// The sequence up to which the partner accepted everything.
+    public var acknowledged: UInt64 { cursor.sequence }
+
+    /// Opens (creating if needed) the queue in `directory`, recovering what a crash left;
+    /// the bytes already on disk count against `budget`.
+    public init(name: String, directory: URL, budget: SpoolBudget, segmentSize: Int = 64 << 20, memoryLimit: Int = 8 << 20) throws(SpoolError) {
         self.name = name
         self.directory = directory
-        self.quota = quota
+        self.budget = budget
         self.segmentSize = segmentSize
+        self.memoryLimit = memoryLimit
+        io = DispatchQueue(label: "alertgate.spool.\(name)")
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
             throw .io(queue: name, operation: "create \(directory.path)", reason: "\(error.localizedDescription)")
         }
-        let cursor = Self.readCursor(in: directory)
-        acknowledged = cursor
         do {
-            let recovered = try Self.recover(directory, acknowledged: cursor)
+            cursor = try SpoolCursor(directory: directory)
+            let recovered = try Self.recover(directory, acknowledged: cursor.sequence)
             segments = recovered.segments
-            current = recovered.current
+            segmentSizes = recovered.sizes
+            current = recovered.segments.max { $0.key < $1.key }?.value
             index = recovered.index
             nextSequence = recovered.nextSequence
+            budget.add(recovered.sizes.values.reduce(0, +))
         } catch {
             throw .io(queue: name, operation: error.operation, reason: error.reason)
         }
+    }
+
+    /// A queue with a quota of its own.
+    public init(name: String, directory: URL, quota: Int, segmentSize: Int = 64 << 20) throws(SpoolError) {
+        try self.init(name: name, directory: directory, budget: SpoolBudget(quota: quota), segmentSize: segmentSize)
     }
 
     /// Alerts waiting for the partner.
@@ -75,42 +98,38 @@ public actor SpoolQueue {
         index.count - indexStart
     }
 
-    /// Bytes on disk.
+    /// Bytes of this queue's segment files.
     public var usedBytes: Int {
-        segments.values.reduce(0) { $0 + $1.size }
+        segmentSizes.values.reduce(0, +)
+    }
+
+    /// The sequence of the newest record on disk (0 when the queue never held one).
+    public var lastSequence: UInt64 {
+        nextSequence - 1
     }
 
     // MARK: Append
 
-    /// Stores `alerts` durably; returns once they are on disk.
+    /// Stores `alerts` durably; returns their sequence numbers once they are on disk.
     @discardableResult
     public func append(_ alerts: [Alert]) async throws(SpoolError) -> ClosedRange<UInt64>? {
-        guard !alerts.isEmpty else { return nil }
-        var records: [UInt8] = []
-        var locations: [Location] = []
-        let first = nextSequence
-        var payload: [UInt8] = []
-        for alert in alerts {
-            payload.removeAll(keepingCapacity: true)
-            AlertCoding.encode(alert, into: &payload)
-            let sequence = nextSequence
-            nextSequence += 1
-            locations.append(Location(sequence: sequence, segment: 0, offset: pending.count + records.count, length: payload.count))
-            Self.appendRecord(sequence: sequence, payload: payload, to: &records)
+        let records = SpoolRecords(alerts)
+        guard !records.isEmpty else { return nil }
+        guard budget.reserve(records.byteCount) else {
+            throw .full(queue: name, used: budget.usedBytes, quota: budget.quota)
         }
-        let used = usedBytes + pending.count + records.count
-        guard used <= quota else {
-            nextSequence = first
-            throw .full(queue: name, used: usedBytes + pending.count, quota: quota)
-        }
-        pending += records
-        pendingLocations += locations
+        return try await commit(records)
+    }
+
+    /// Writes records whose bytes the caller already reserved in the budget (see
+    /// `Spool.append`); on failure the reservation is given back.
+    func commit(_ records: SpoolRecords) async throws(SpoolError) -> ClosedRange<UInt64> {
         do {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                waiters.append(continuation)
+            return try await withCheckedThrowingContinuation { continuation in
+                pending.append(PendingBatch(records: records, continuation: continuation))
                 if !flushing {
                     flushing = true
-                    Task { self.flush() }
+                    Task { await self.flush() }
                 }
             }
         } catch let error as SpoolError {
@@ -118,33 +137,58 @@ public actor SpoolQueue {
         } catch {
             throw .io(queue: name, operation: "append", reason: "\(error)")
         }
-        return first...(first + UInt64(alerts.count) - 1)
     }
 
-    /// Writes everything pending, one fsync, and wakes the appenders; repeats while more
-    /// arrived meanwhile.
-    private func flush() {
+    /// Writes everything pending with one fsync, then wakes its appenders; repeats while
+    /// more arrived meanwhile. Sequence numbers are given only to what reached the disk,
+    /// so a failed write leaves no gap.
+    private func flush() async {
         while !pending.isEmpty {
-            let bytes = pending
-            var locations = pendingLocations
-            let woken = waiters
+            let batches = pending
             pending = []
-            pendingLocations = []
-            waiters = []
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(batches.reduce(0) { $0 + $1.records.byteCount })
+            for batch in batches {
+                bytes += batch.records.bytes
+            }
             do {
-                let segment = try segmentForAppend(startingAt: locations[0].sequence)
-                let base = segment.size
-                try segment.append(bytes)
-                try segment.sync()
-                for position in locations.indices {
-                    locations[position].segment = segment.firstSequence
-                    locations[position].offset += base
+                let segment = try segmentForAppend()
+                let offset = segmentSizes[segment.firstSequence] ?? 0
+                let write = bytes
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    io.async {
+                        do {
+                            try segment.write(write, at: offset)
+                            try segment.sync()
+                            continuation.resume()
+                        } catch {
+                            continuation.resume(throwing: error)
+                        }
+                    }
                 }
-                index += locations
-                woken.forEach { $0.resume() }
+                segmentSizes[segment.firstSequence] = offset + bytes.count
+                var recordOffset = offset
+                for batch in batches {
+                    let first = nextSequence
+                    for (alert, length) in zip(batch.records.alerts, batch.records.lengths) {
+                        let cache = cachedBytes + length <= memoryLimit
+                        if cache { cachedBytes += length }
+                        index.append(Location(segment: segment.firstSequence, offset: recordOffset, length: length, alert: cache ? alert : nil))
+                        recordOffset += SpoolRecords.headerSize + length
+                    }
+                    nextSequence += UInt64(batch.records.count)
+                    batch.continuation.resume(returning: first...(nextSequence - 1))
+                }
+                wakeEntryWaiters()
             } catch {
-                let failure = SpoolError.io(queue: name, operation: error.operation, reason: error.reason)
-                woken.forEach { $0.resume(throwing: failure) }
+                budget.release(bytes.count)
+                let failure: SpoolError
+                if let error = error as? SpoolFileError {
+                    failure = .io(queue: name, operation: error.operation, reason: error.reason)
+                } else {
+                    failure = .io(queue: name, operation: "append", reason: "\(error)")
+                }
+                batches.forEach { $0.continuation.resume(throwing: failure) }
             }
         }
         flushing = false
@@ -152,12 +196,14 @@ public actor SpoolQueue {
 
     /// The segment to write into: the current one until it is full, then a new one named
     /// after the first sequence it will hold.
-    private func segmentForAppend(startingAt first: UInt64) throws(SpoolFileError) -> SegmentFile {
-        if let current, current.size < segmentSize {
+    private func segmentForAppend() throws(SpoolFileError) -> SegmentFile {
+        if let current, segmentSizes[current.firstSequence, default: 0] < segmentSize {
             return current
         }
+        let first = nextSequence
         let segment = try SegmentFile(path: Self.segmentPath(directory, first), firstSequence: first, create: true)
         segments[first] = segment
+        segmentSizes[first] = 0
         current = segment
         return segment
     }
@@ -166,19 +212,23 @@ public actor SpoolQueue {
 
     /// Up to `limit` unacknowledged alerts after `sequence`, oldest first.
     public func entries(after sequence: UInt64 = 0, limit: Int) throws(SpoolError) -> [Entry] {
+        let firstIndexed = cursor.sequence + 1
+        var position = indexStart + Int(max(sequence + 1, firstIndexed) - firstIndexed)
         var result: [Entry] = []
-        var position = indexStart
-        while position < index.count, index[position].sequence <= sequence {
-            position += 1
-        }
+        result.reserveCapacity(min(limit, max(0, index.count - position)))
         while position < index.count, result.count < limit {
             let location = index[position]
+            let entrySequence = firstIndexed + UInt64(position - indexStart)
             position += 1
-            guard let segment = segments[location.segment] else { continue }
+            if let alert = location.alert {
+                result.append(Entry(sequence: entrySequence, alert: alert))
+                continue
+            }
+            guard location.length >= 0, let segment = segments[location.segment] else { continue }
             do {
-                let bytes = try segment.read(offset: location.offset + Self.headerSize, count: location.length)
+                let bytes = try segment.read(offset: location.offset + SpoolRecords.headerSize, count: location.length)
                 if let alert = AlertCoding.decode(bytes[...]) {
-                    result.append(Entry(sequence: location.sequence, alert: alert))
+                    result.append(Entry(sequence: entrySequence, alert: alert))
                 }
             } catch {
                 throw .io(queue: name, operation: error.operation, reason: error.reason)
@@ -187,28 +237,60 @@ public actor SpoolQueue {
         return result
     }
 
+    /// Returns once the queue holds a record after `sequence` (at once if it already
+    /// does), or when the task is cancelled.
+    public func waitForEntries(after sequence: UInt64) async {
+        guard lastSequence <= sequence else { return }
+        let id = nextWaiter
+        nextWaiter += 1
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled || lastSequence > sequence {
+                    continuation.resume()
+                } else {
+                    entryWaiters[id] = continuation
+                }
+            }
+        } onCancel: {
+            Task { await self.wakeWaiter(id) }
+        }
+    }
+
+    private func wakeWaiter(_ id: Int) {
+        entryWaiters.removeValue(forKey: id)?.resume()
+    }
+
+    private func wakeEntryWaiters() {
+        let waiters = entryWaiters
+        entryWaiters = [:]
+        waiters.values.forEach { $0.resume() }
+    }
+
     /// The partner accepted everything up to `sequence`: it leaves the queue, and segment
     /// files that hold nothing else are deleted.
     public func acknowledge(through sequence: UInt64) throws(SpoolError) {
-        guard sequence > acknowledged else { return }
-        acknowledged = sequence
-        while indexStart < index.count, index[indexStart].sequence <= sequence {
-            indexStart += 1
+        let sequence = min(sequence, lastSequence)
+        guard sequence > cursor.sequence else { return }
+        let removed = Int(sequence - cursor.sequence)
+        for position in indexStart..<(indexStart + removed) where index[position].alert != nil && index[position].length > 0 {
+            cachedBytes -= index[position].length
         }
+        indexStart += removed
         if indexStart > 4096, indexStart * 2 > index.count {
             index.removeFirst(indexStart)
             indexStart = 0
         }
         do {
-            try Self.writeCursor(sequence, in: directory)
+            try cursor.store(sequence)
         } catch {
-            throw .io(queue: name, operation: "write the cursor", reason: "\(error)")
+            throw .io(queue: name, operation: error.operation, reason: error.reason)
         }
-        // A segment is done once the next one starts at or before the cursor.
+        // A segment is done once the next one starts at or before the cursor's next record.
         let starts = segments.keys.sorted()
         for (position, start) in starts.enumerated() where position + 1 < starts.count {
             if starts[position + 1] <= sequence + 1, segments[start] !== current {
                 segments[start] = nil
+                budget.release(segmentSizes.removeValue(forKey: start) ?? 0)
                 try? FileManager.default.removeItem(atPath: Self.segmentPath(directory, start))
             }
         }
@@ -218,7 +300,7 @@ public actor SpoolQueue {
 
     private struct Recovered {
         var segments: [UInt64: SegmentFile] = [:]
-        var current: SegmentFile?
+        var sizes: [UInt64: Int] = [:]
         var index: [Location] = []
         var nextSequence: UInt64
     }
@@ -227,71 +309,59 @@ public actor SpoolQueue {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         let starts = names.compactMap { $0.hasSuffix(".seg") ? UInt64($0.dropLast(4)) : nil }.sorted()
         var recovered = Recovered(nextSequence: acknowledged + 1)
-        var highest = acknowledged
-        for start in starts {
-            let segment = try SegmentFile(path: segmentPath(directory, start), firstSequence: start, create: false)
-            recovered.segments[start] = segment
-            recovered.current = segment
-            var offset = 0
-            let bytes = segment.size > 0 ? try segment.read(offset: 0, count: segment.size) : []
-            while offset + headerSize <= bytes.count {
-                let length = Int(uint32(bytes, offset))
-                let checksum = uint32(bytes, offset + 4)
-                let end = offset + headerSize + length
-                guard end <= bytes.count,
-                    bytes[(offset + 8)..<end].withUnsafeBytes({ CRC32.checksum($0) }) == checksum
-                else { break }
-                let sequence = uint64(bytes, offset + 8)
-                if sequence > acknowledged {
-                    recovered.index.append(Location(sequence: sequence, segment: start, offset: offset, length: length))
+        var next = acknowledged + 1
+        for (position, start) in starts.enumerated() {
+            let path = segmentPath(directory, start)
+            let segment = try SegmentFile(path: path, firstSequence: start, create: false)
+            let length = try segment.length()
+            let isLast = position + 1 == starts.count
+            // A segment that ends before the cursor holds nothing the partner still needs.
+            if !isLast, starts[position + 1] <= acknowledged + 1 {
+                try? FileManager.default.removeItem(atPath: path)
+                continue
+            }
+            if start > next {
+                // Records lost between segments (a corrupted record cut the one before):
+                // their places stay empty, so sequence numbers keep matching positions.
+                for _ in next..<start {
+                    recovered.index.append(Location(segment: start, offset: 0, length: -1, alert: nil))
                 }
-                highest = max(highest, sequence)
+                next = start
+            }
+            let bytes = length > 0 ? try segment.read(offset: 0, count: length) : []
+            var offset = 0
+            var sequence = start
+            while offset + SpoolRecords.headerSize <= bytes.count {
+                let payloadLength = Int(uint32(bytes, offset))
+                let checksum = uint32(bytes, offset + 4)
+                let end = offset + SpoolRecords.headerSize + payloadLength
+                guard end <= bytes.count, CRC32.checksum(bytes[(offset + SpoolRecords.headerSize)..<end]) == checksum else { break }
+                if sequence > acknowledged {
+                    recovered.index.append(Location(segment: start, offset: offset, length: payloadLength, alert: nil))
+                }
+                sequence += 1
                 offset = end
             }
             if offset < bytes.count {
                 try segment.truncate(to: offset)  // the torn tail of an interrupted write
             }
+            recovered.segments[start] = segment
+            recovered.sizes[start] = offset
+            next = max(next, sequence)
+            if sequence <= acknowledged, isLast {
+                // Everything in it was accepted; new records go on from the cursor.
+                next = acknowledged + 1
+            }
         }
-        recovered.nextSequence = highest + 1
+        recovered.nextSequence = next
         return recovered
-    }
-
-    // MARK: Encoding
-
-    static func appendRecord(sequence: UInt64, payload: [UInt8], to bytes: inout [UInt8]) {
-        var body: [UInt8] = []
-        body.reserveCapacity(8 + payload.count)
-        withUnsafeBytes(of: sequence.littleEndian) { body.append(contentsOf: $0) }
-        body.append(contentsOf: payload)
-        withUnsafeBytes(of: UInt32(payload.count).littleEndian) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: CRC32.checksum(body).littleEndian) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: body)
     }
 
     static func uint32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
         (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[offset + $1]) << (8 * UInt32($1)) }
     }
 
-    static func uint64(_ bytes: [UInt8], _ offset: Int) -> UInt64 {
-        (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
-    }
-
     static func segmentPath(_ directory: URL, _ first: UInt64) -> String {
         directory.appendingPathComponent(String(format: "%020llu.seg", first)).path
-    }
-
-    /// The cursor: 8 bytes of sequence and their CRC, replaced atomically.
-    static func writeCursor(_ sequence: UInt64, in directory: URL) throws {
-        var bytes: [UInt8] = []
-        withUnsafeBytes(of: sequence.littleEndian) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: CRC32.checksum(bytes).littleEndian) { bytes.append(contentsOf: $0) }
-        try Data(bytes).write(to: directory.appendingPathComponent("acknowledged"), options: .atomic)
-    }
-
-    static func readCursor(in directory: URL) -> UInt64 {
-        guard let data = try? Data(contentsOf: directory.appendingPathComponent("acknowledged")), data.count == 12 else { return 0 }
-        let bytes = Array(data)
-        guard CRC32.checksum(Array(bytes[0..<8])) == uint32(bytes, 8) else { return 0 }
-        return uint64(bytes, 0)
     }
 }

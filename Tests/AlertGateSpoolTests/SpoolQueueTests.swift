@@ -1,5 +1,5 @@
 import AlertGateCore
-import AlertGateSpool
+@testable import AlertGateSpool
 import Foundation
 import Testing
 
@@ -119,5 +119,62 @@ import Testing
         #expect(Set(ranges.flatMap { Array($0) }).count == 400)
         let reopened = try SpoolQueue(name: "qradar", directory: folder, quota: 1 << 30)
         #expect(Set(try await reopened.entries(limit: 1000).map(\.alert.id)).count == 400)
+    }
+    @Test func alertsBeyondTheMemoryLimitAreReadBackFromDisk() async throws {
+        let queue = try SpoolQueue(name: "qradar", directory: folder, budget: SpoolBudget(quota: 1 << 30), memoryLimit: 2_000)
+        let written = alerts(1...40)
+        try await queue.append(written)
+        #expect(try await queue.entries(limit: 100).map(\.alert) == written)
+        try await queue.acknowledge(through: 35)
+        #expect(try await queue.entries(limit: 100).map(\.alert) == Array(written[35...]))
+    }
+
+    @Test func aWaitingReaderWakesWhenAlertsArrive() async throws {
+        let queue = try SpoolQueue(name: "qradar", directory: folder, quota: 1 << 30)
+        async let woken: Void = queue.waitForEntries(after: 0)
+        try await Task.sleep(for: .milliseconds(50))
+        try await queue.append(alerts(1...1))
+        await woken
+        #expect(try await queue.entries(limit: 10).map(\.sequence) == [1])
+        // Cancelling a wait returns at once.
+        let waiting = Task { await queue.waitForEntries(after: 1) }
+        waiting.cancel()
+        await waiting.value
+    }
+
+    @Test func theQueuesOfASpoolShareOneQuotaAndABatchIsRefusedWhole() async throws {
+        let spool = try Spool(directory: folder, quota: 6 * 1024)
+        let siem = Spool.Key(partner: "qradar", appliance: "sensor-1")
+        let hec = Spool.Key(partner: "splunk", appliance: "sensor-1")
+        var stored = 0
+        var refusal: SpoolError?
+        for batch in 0..<100 {
+            let batchAlerts = alerts((batch * 4 + 1)...(batch * 4 + 4))
+            do {
+                try await spool.append([siem: batchAlerts, hec: batchAlerts])
+                stored += 4
+            } catch {
+                refusal = error
+                break
+            }
+        }
+        #expect(refusal?.description.hasPrefix("spool spool is full:") == true)
+        // Nothing of the refused batch went into either queue.
+        #expect(try await spool.queue(for: siem).depth == stored)
+        #expect(try await spool.queue(for: hec).depth == stored)
+        #expect(spool.budget.usedBytes <= 6 * 1024)
+
+        // A new process finds both queues with their alerts.
+        let reopened = try Spool(directory: folder, quota: 6 * 1024)
+        #expect(Set(reopened.keys) == [siem, hec])
+        #expect(try await reopened.queue(for: hec).entries(limit: 1000).count == stored)
+    }
+
+    @Test func linkNamesOfAnyKindMapToFoldersAndBack() {
+        for name in ["qradar", "splunk hec", "../etc", "Ärger/€", ".hidden"] {
+            let folder = Spool.folderName(name)
+            #expect(!folder.contains("/") && !folder.hasPrefix("."))
+            #expect(Spool.name(ofFolder: folder) == name)
+        }
     }
 }
