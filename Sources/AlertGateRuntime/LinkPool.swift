@@ -20,33 +20,26 @@ public actor LinkPool {
     public typealias MakeSender = @Sendable (Key) throws -> (sender: any AlertSender, backoff: Backoff)
 
     private struct Entry {
-        var sender: any AlertSender
+        /// nil while the link cannot be built (its certificate is invalid, say): it then
+        /// waits its backoff like a link whose partner is down.
+        var sender: (any AlertSender)?
         var health: LinkHealth
     }
 
     private let makeSender: MakeSender
+    private let fallbackBackoff: Backoff
     private var entries: [Key: Entry] = [:]
     private var random = SystemRandomNumberGenerator()
 
-    public init(makeSender: @escaping MakeSender) {
+    /// - Parameter fallbackBackoff: the wait between attempts to build a link that failed.
+    public init(fallbackBackoff: Backoff = Backoff(initial: .seconds(1), maximum: .seconds(30)), makeSender: @escaping MakeSender) {
         self.makeSender = makeSender
+        self.fallbackBackoff = fallbackBackoff
     }
 
     /// Sends `alerts` over the link, after the link's backoff wait if it is failing.
     public func deliver(_ alerts: [Alert], over key: Key) async -> DeliveryReport {
-        var entry: Entry
-        if let existing = entries[key] {
-            entry = existing
-        } else {
-            do {
-                let made = try makeSender(key)
-                entry = Entry(sender: made.sender, health: LinkHealth(backoff: made.backoff))
-            } catch {
-                return DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: TransportError(message: "\(error)")))
-            }
-            entries[key] = entry
-        }
-        let wait = entry.health.wait(now: .now)
+        let wait = entries[key]?.health.wait(now: .now) ?? .zero
         if wait > .zero {
             do {
                 try await Task.sleep(for: wait)
@@ -54,7 +47,24 @@ public actor LinkPool {
                 return DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: TransportError(message: "stopped while waiting to retry")))
             }
         }
-        let report = await entry.sender.send(alerts)
+        let sender: any AlertSender
+        if let existing = entries[key]?.sender {
+            sender = existing
+        } else {
+            do {
+                let made = try makeSender(key)
+                entries[key] = Entry(sender: made.sender, health: entries[key]?.health ?? LinkHealth(backoff: made.backoff))
+                sender = made.sender
+            } catch {
+                let report = DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: TransportError(message: "\(error)")))
+                if entries[key] == nil {
+                    entries[key] = Entry(sender: nil, health: LinkHealth(backoff: fallbackBackoff))
+                }
+                record(report, for: key)
+                return report
+            }
+        }
+        let report = await sender.send(alerts)
         record(report, for: key)
         return report
     }
@@ -77,7 +87,7 @@ public actor LinkPool {
     }
 
     public func closeAll() async {
-        let senders = entries.values.map(\.sender)
+        let senders = entries.values.compactMap(\.sender)
         entries = [:]
         for sender in senders {
             await sender.close()

@@ -97,7 +97,7 @@ public final class Spool: Sendable {
 
     /// Names as folder names: letters, digits, `.`, `-` and `_` as they are, every other
     /// byte as `%XX`, so any config name maps to one folder and back.
-    static func folderName(_ name: String) -> String {
+    public static func folderName(_ name: String) -> String {
         var result = ""
         for byte in name.utf8 {
             let scalar = Unicode.Scalar(byte)

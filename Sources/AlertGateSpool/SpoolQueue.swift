@@ -57,6 +57,10 @@ public actor SpoolQueue {
     private var entryWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
     private var nextWaiter = 0
 
+    /// Sequences whose records a damaged segment lost (found on open); never returned by
+    /// `entries`, to be acknowledged with the alerts around them.
+    public private(set) var lostSequences: [ClosedRange<UInt64>] = []
+
     /// The sequence up to which the partner accepted everything.
     public var acknowledged: UInt64 { cursor.sequence }
 
@@ -81,6 +85,7 @@ public actor SpoolQueue {
             segmentSizes = recovered.sizes
             current = recovered.segments.max { $0.key < $1.key }?.value
             index = recovered.index
+            lostSequences = recovered.lost
             nextSequence = recovered.nextSequence
             budget.add(recovered.sizes.values.reduce(0, +))
         } catch {
@@ -302,6 +307,7 @@ public actor SpoolQueue {
         var segments: [UInt64: SegmentFile] = [:]
         var sizes: [UInt64: Int] = [:]
         var index: [Location] = []
+        var lost: [ClosedRange<UInt64>] = []
         var nextSequence: UInt64
     }
 
@@ -326,6 +332,7 @@ public actor SpoolQueue {
                 for _ in next..<start {
                     recovered.index.append(Location(segment: start, offset: 0, length: -1, alert: nil))
                 }
+                recovered.lost.append(next...(start - 1))
                 next = start
             }
             let bytes = length > 0 ? try segment.read(offset: 0, count: length) : []

@@ -1,0 +1,173 @@
+import AlertGateCore
+import AlertGateSpool
+import Logging
+
+/// Moves one queue's alerts to its partner over the queue's link: reads batches from the
+/// spool, keeps up to `window` of them in flight, and moves the spool's cursor over what
+/// the partner accepted. A batch the partner could not take now (connection failed,
+/// 429/503) makes it send nothing new until the batches in flight are back, then start
+/// again after the cursor (the link pool waits out the backoff); a batch refused for good
+/// goes to the dead-letter file with the partner's answer.
+actor Dispatcher {
+    let key: Spool.Key
+    private let queue: SpoolQueue
+    private let pool: LinkPool
+    private let limits: PartnerSettings.BatchLimits
+    private let window: Int
+    private let deadLetters: DeadLetterFile
+    private let counters: ForwardingCounters
+    private let logger: Logger
+    private var progress = DeliveryProgress(cursor: 0)
+    private var stopping = false
+    /// A wait (for entries, or to fill a batch) that `stop()` cuts short.
+    private var pause: Task<Void, Never>?
+
+    private struct Completion: Sendable {
+        var entries: [SpoolQueue.Entry]
+        var report: DeliveryReport
+    }
+
+    init(key: Spool.Key, queue: SpoolQueue, pool: LinkPool, limits: PartnerSettings.BatchLimits, window: Int = 8, deadLetters: DeadLetterFile, counters: ForwardingCounters, logger: Logger) {
+        self.key = key
+        self.queue = queue
+        self.pool = pool
+        self.limits = limits
+        self.window = window
+        self.deadLetters = deadLetters
+        self.counters = counters
+        var logger = logger
+        logger[metadataKey: "partner"] = "\(key.partner)"
+        logger[metadataKey: "appliance"] = "\(key.appliance)"
+        self.logger = logger
+    }
+
+    /// Sends until `stop()`; then lets the batches in flight finish and returns.
+    func run() async {
+        progress = DeliveryProgress(cursor: await queue.acknowledged)
+        let lost = await queue.lostSequences
+        if !lost.isEmpty {
+            let count = lost.reduce(0) { $0 + $1.count }
+            logger.error("the spool lost \(count) alerts to a damaged segment file (sequences \(lost.map { "\($0.lowerBound)…\($0.upperBound)" }.joined(separator: ", "))); the alerts after them are sent")
+            if let cursor = progress.accepted(lost.joined()) {
+                try? await queue.acknowledge(through: cursor)
+            }
+        }
+        await counters.setDepth(await queue.depth, of: key)
+        let link = LinkPool.Key(appliance: key.appliance, partner: key.partner)
+        await withTaskGroup(of: Completion.self) { group in
+            var inFlight = 0
+            var filled = false
+            while true {
+                if progress.rewinding, inFlight == 0 {
+                    progress.rewind()
+                }
+                if stopping, inFlight == 0 { break }
+                if !stopping, !progress.rewinding, inFlight < window {
+                    let entries = await nextEntries()
+                    if !entries.isEmpty {
+                        // Few alerts and nothing in flight: wait up to max_delay for a fuller batch.
+                        if entries.count < limits.maxAlerts, inFlight == 0, !filled, limits.maxDelay > .zero {
+                            filled = true
+                            await wait(for: limits.maxDelay)
+                            continue
+                        }
+                        filled = false
+                        progress.sent(through: entries[entries.count - 1].sequence)
+                        inFlight += 1
+                        let pool = pool
+                        group.addTask {
+                            Completion(entries: entries, report: await pool.deliver(entries.map(\.alert), over: link))
+                        }
+                        continue
+                    }
+                }
+                if inFlight == 0 {
+                    await waitForEntries()
+                    continue
+                }
+                guard let completion = await group.next() else { continue }
+                inFlight -= 1
+                await settle(completion)
+            }
+        }
+    }
+
+    /// Stops sending new batches; `run()` returns once those in flight are back.
+    func stop() {
+        stopping = true
+        pause?.cancel()
+    }
+
+    // MARK: Steps
+
+    private func nextEntries() async -> [SpoolQueue.Entry] {
+        do {
+            return try await queue.entries(after: progress.readPosition, limit: limits.maxAlerts).filter { !progress.isDone($0.sequence) }
+        } catch {
+            logger.error("cannot read the spool: \(error)")
+            await wait(for: .seconds(1))
+            return []
+        }
+    }
+
+    private func settle(_ completion: Completion) async {
+        let entries = completion.entries
+        let report = completion.report
+        let accepted = min(report.accepted, entries.count)
+        var finished = entries.prefix(accepted).map(\.sequence)
+        switch report.outcome {
+        case .delivered:
+            finished = entries.map(\.sequence)
+            counters.forwarded(entries.count, partner: key.partner)
+        case .rejected(let reason):
+            counters.forwarded(accepted, partner: key.partner)
+            let refused = Array(entries[accepted...])
+            do {
+                try await deadLetters.write(refused.map(\.alert), partner: key.partner, appliance: key.appliance, reason: reason)
+                finished += refused.map(\.sequence)
+                counters.failed(refused.count, partner: key.partner, reason: "rejected")
+                logger.error("partner rejected \(refused.count) alerts; written to \(deadLetters.path(partner: key.partner).path): \(reason)")
+            } catch {
+                // Not written anywhere else: they stay in the spool and are sent again.
+                logger.error("partner rejected \(refused.count) alerts and the dead-letter file cannot be written (\(error)); they stay in the spool")
+                progress.failed()
+            }
+        case .retry(_, let reason):
+            counters.forwarded(accepted, partner: key.partner)
+            counters.failed(entries.count - accepted, partner: key.partner, reason: reason.check ?? "unavailable")
+            if !progress.rewinding {
+                logger.warning(
+                    "not delivered, will retry: \(reason.message)",
+                    metadata: reason.check.map { ["check": "\($0)"] } ?? [:])
+            }
+            progress.failed()
+        }
+        if let cursor = progress.accepted(finished) {
+            do {
+                try await queue.acknowledge(through: cursor)
+            } catch {
+                logger.error("cannot move the spool's cursor: \(error)")
+            }
+            await counters.setDepth(await queue.depth, of: key)
+        }
+    }
+
+    private func waitForEntries() async {
+        let queue = queue
+        let after = progress.readPosition
+        await pausing { await queue.waitForEntries(after: after) }
+    }
+
+    private func wait(for duration: Duration) async {
+        await pausing { try? await Task.sleep(for: duration) }
+    }
+
+    /// Runs a wait that `stop()` (or cancelling `run()`) cuts short.
+    private func pausing(_ operation: @escaping @Sendable () async -> Void) async {
+        let task = Task { await operation() }
+        pause = task
+        if stopping { task.cancel() }
+        await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        pause = nil
+    }
+}

@@ -1,0 +1,72 @@
+import AlertGateCore
+import AlertGateListeners
+import AlertGateSpool
+
+/// The listeners' `AlertIntake`: the forwarding rules pick each alert's partners and the
+/// spool stores it in the queue of each (partner, appliance) link, durably, before the
+/// listener acknowledges it.
+public struct SpoolIntake: AlertIntake {
+    public let rules: ForwardingRules
+    public let spool: Spool
+    public let counters: ForwardingCounters
+    /// What a refused sender is told to wait (webhook Retry-After; syslog backpressure).
+    public var retryAfter: Duration = .seconds(1)
+
+    public init(rules: ForwardingRules, spool: Spool, counters: ForwardingCounters) {
+        self.rules = rules
+        self.spool = spool
+        self.counters = counters
+    }
+
+    public func accept(_ alerts: [Alert], from listener: String) async -> IntakeOutcome {
+        var batches: [Spool.Key: [Alert]] = [:]
+        var unmatched = 0
+        var cache = RuleCache()
+        for alert in alerts {
+            let partners = cache.partners(for: alert, rules: rules)
+            if partners.isEmpty {
+                unmatched += 1
+            }
+            for partner in partners {
+                batches[Spool.Key(partner: partner, appliance: alert.appliance), default: []].append(alert)
+            }
+        }
+        counters.unmatched(unmatched)
+        guard !batches.isEmpty else { return .stored }
+        do {
+            try await spool.append(batches)
+            return .stored
+        } catch {
+            switch error {
+            case .full:
+                return .full(retryAfter: retryAfter)
+            case .io:
+                return .failed(reason: error.description)
+            }
+        }
+    }
+}
+
+/// The partners of alerts that share what rules look at (appliance, severity, protocol,
+/// engine): one read's alerts mostly do, and matching every rule for each is the costly
+/// part of intake.
+private struct RuleCache {
+    private struct Facts: Hashable {
+        var appliance: String
+        var severity: Severity
+        var protocolName: String?
+        var engine: String?
+    }
+
+    private var last: (Facts, [String])?
+
+    mutating func partners(for alert: Alert, rules: ForwardingRules) -> [String] {
+        let facts = Facts(appliance: alert.appliance, severity: alert.severity, protocolName: alert.protocolName, engine: alert.engine)
+        if let last, last.0 == facts {
+            return last.1
+        }
+        let partners = rules.partners(for: alert)
+        last = (facts, partners)
+        return partners
+    }
+}
