@@ -28,6 +28,10 @@ public struct Alert: Sendable, Hashable {
     public var appliance: String
     /// The message as received, when no known format parsed it (it is forwarded anyway).
     public var raw: String?
+    /// The CEF extension pairs of the sender's payload that no field above took
+    /// (`cs1Label=zone cs1=cell-7 spt=502`), as received and space-separated: vendor fields
+    /// reach CEF partners as they were sent, and JSON partners as one string.
+    public var extensions: String?
 
     public init(
         id: String,
@@ -45,7 +49,8 @@ public struct Alert: Sendable, Hashable {
         destinationMAC: String? = nil,
         category: String? = nil,
         appliance: String,
-        raw: String? = nil
+        raw: String? = nil,
+        extensions: String? = nil
     ) {
         self.id = id
         self.receivedAt = receivedAt
@@ -63,5 +68,6 @@ public struct Alert: Sendable, Hashable {
         self.category = category
         self.appliance = appliance
         self.raw = raw
+        self.extensions = extensions
     }
 }

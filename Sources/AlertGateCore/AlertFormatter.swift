@@ -165,6 +165,11 @@ public struct AlertFormatter: Sendable {
         fields.write("dst_ip", alert.destinationIP, into: &writer)
         fields.write("dst_mac", alert.destinationMAC, into: &writer)
         fields.write("cat", alert.category, into: &writer)
+        if let extensions = alert.extensions, !extensions.isEmpty {
+            // Already CEF-escaped, as the sender wrote them.
+            writer.byte(UInt8(ascii: " "))
+            writer.string(extensions)
+        }
     }
 
     // MARK: - LEEF
@@ -300,6 +305,7 @@ public struct AlertFormatter: Sendable {
         writer.bytes(",\"appliance\":")
         Self.writeJSONString(alert.appliance, into: &writer)
         Self.writeJSONMember(",\"raw\":", alert.raw, into: &writer)
+        Self.writeJSONMember(",\"extensions\":", alert.extensions, into: &writer)
         writer.byte(UInt8(ascii: "}"))
     }
 

@@ -22,6 +22,8 @@ struct AlertFields {
     var destinationMAC: String?
     var category: String?
     var raw: String?
+    /// CEF extension pairs no field took, as received.
+    var extensions: String?
     /// A timestamp field was present but unreadable.
     var unreadableTime = false
 }

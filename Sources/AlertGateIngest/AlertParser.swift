@@ -121,7 +121,8 @@ public struct AlertParser: Sendable {
             destinationMAC: fields.destinationMAC,
             category: fields.category,
             appliance: appliance,
-            raw: fields.raw
+            raw: fields.raw,
+            extensions: fields.extensions
         )
         return ParseResult(alert: alert, recognized: recognized, problems: problems)
     }

@@ -160,15 +160,40 @@ enum CEF {
         // `=` is escaped, which one search tells for all of them.
         let escaping: Unescaping? = bytes.firstIndex(of: ASCII.backslash, in: header.index..<end) == nil ? nil : .cefExtension
         var pairs = ExtensionPairs(bytes: bytes, start: header.index, end: end, hasEscapes: escaping != nil)
+        var unmapped: [Range<Int>] = []
         while let (key, value) = pairs.next() {
             if let field = PayloadKey.cef(bytes, key) {
                 collector.set(field, bytes, value, escaping, into: &fields)
+            } else if key.lowerBound < value.upperBound {
+                unmapped.append(key.lowerBound..<bytes.trimmed(value).upperBound)
             }
+        }
+        if !unmapped.isEmpty {
+            fields.extensions = Self.joined(bytes, unmapped)
         }
         fields.title = bytes.unescaped(name, .header)
         fields.sensor = bytes.nonEmptyString(product, .header)
         fields.severity = collector.severityWord ?? Vocabulary.severity(bytes, severity) ?? collector.severityNumber
         return true
+    }
+
+    /// The pairs as one string, escapes kept, one space between pairs.
+    private static func joined(_ bytes: Bytes, _ ranges: [Range<Int>]) -> String {
+        let length = ranges.reduce(ranges.count - 1) { $0 + $1.count }
+        return String(unsafeUninitializedCapacity: length) { buffer in
+            var position = 0
+            for range in ranges {
+                if position > 0 {
+                    buffer[position] = ASCII.space
+                    position += 1
+                }
+                for index in range {
+                    buffer[position] = bytes[index]
+                    position += 1
+                }
+            }
+            return position
+        }
     }
 
     /// The `key=value` pairs of a CEF extension. A key is a word of `[A-Za-z0-9_.-]` that

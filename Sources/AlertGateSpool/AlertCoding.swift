@@ -5,7 +5,8 @@ import Foundation
 /// length-prefixed UTF-8 string in a fixed order (absent optionals as length 0xFFFF_FFFF),
 /// times as milliseconds since 1970. Compact and fast; a new field means a new version.
 enum AlertCoding {
-    static let version: UInt8 = 1
+    /// 2 added `extensions`; records of version 1 are still read.
+    static let version: UInt8 = 2
     private static let absent = UInt32.max
 
     static func encode(_ alert: Alert, into bytes: inout [UInt8]) {
@@ -18,7 +19,7 @@ enum AlertCoding {
         }
         for field in [
             alert.message, alert.protocolName, alert.engine, alert.sensor, alert.sourceIP, alert.destinationIP,
-            alert.sourceMAC, alert.destinationMAC, alert.category, alert.raw,
+            alert.sourceMAC, alert.destinationMAC, alert.category, alert.raw, alert.extensions,
         ] {
             append(field, to: &bytes)
         }
@@ -26,13 +27,13 @@ enum AlertCoding {
 
     static func decode(_ bytes: ArraySlice<UInt8>) -> Alert? {
         var reader = Reader(bytes: bytes)
-        guard reader.byte() == version,
+        guard let recordVersion = reader.byte(), recordVersion == 1 || recordVersion == version,
             let received = reader.uint64(), let time = reader.uint64(), let severityIndex = reader.byte(),
             Int(severityIndex) < Severity.allCases.count,
             case let id?? = reader.string(), case let title?? = reader.string(), case let appliance?? = reader.string()
         else { return nil }
         var optionals: [String?] = []
-        for _ in 0..<10 {
+        for _ in 0..<(recordVersion == 1 ? 10 : 11) {
             guard let field = reader.string() else { return nil }
             optionals.append(field)
         }
@@ -44,7 +45,7 @@ enum AlertCoding {
             title: title,
             message: optionals[0], protocolName: optionals[1], engine: optionals[2], sensor: optionals[3],
             sourceIP: optionals[4], destinationIP: optionals[5], sourceMAC: optionals[6], destinationMAC: optionals[7],
-            category: optionals[8], appliance: appliance, raw: optionals[9])
+            category: optionals[8], appliance: appliance, raw: optionals[9], extensions: optionals.count > 10 ? optionals[10] : nil)
     }
 
     private static func append(_ value: UInt64, to bytes: inout [UInt8]) {

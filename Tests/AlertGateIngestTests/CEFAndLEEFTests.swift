@@ -1,6 +1,7 @@
 import AlertGateCore
 import AlertGateIngest
 import Foundation
+import NIOCore
 import Testing
 
 @Suite("CEF payloads")
@@ -29,6 +30,24 @@ struct CEFParserTests {
         #expect(alert.category == "Programming")
         #expect(alert.sensor == "sensor-1")
         #expect(alert.raw == nil)
+    }
+
+    @Test("vendor extension pairs no field takes are kept as sent, and a CEF partner gets them back")
+    func unmappedExtensionsAreKept() {
+        let result = Fixtures.parse(
+            "<134>1 2024-03-01T08:15:30Z sensor-1 ot - - - CEF:0|Acme|OT Sensor|4.2|1001|Port scan|6|"
+                + "src=10.0.0.1 spt=502 msg=Scan of the cell seq=42 cs1Label=zone cs1=cell 7\\=east"
+        )
+        #expect(result.recognized == [.rfc5424, .cef])
+        #expect(result.alert.message == "Scan of the cell")
+        #expect(result.alert.sourceIP == "10.0.0.1")
+        #expect(result.alert.extensions == "spt=502 seq=42 cs1Label=zone cs1=cell 7\\=east")
+
+        var buffer = ByteBuffer()
+        AlertFormatter(format: .cef, hostname: "gw", productVersion: "1").writePayload(result.alert, into: &buffer)
+        let forwarded = String(buffer: buffer)
+        #expect(forwarded.hasSuffix(" spt=502 seq=42 cs1Label=zone cs1=cell 7\\=east"), "\(forwarded)")
+        #expect(Fixtures.parse(forwarded).alert.extensions == result.alert.extensions)
     }
 
     @Test(

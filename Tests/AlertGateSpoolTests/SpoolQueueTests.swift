@@ -13,7 +13,7 @@ import Testing
             Alert(
                 id: "alert-\($0)", receivedAt: Date(timeIntervalSince1970: 1_795_000_000 + Double($0)), time: $0.isMultiple(of: 2) ? Date(timeIntervalSince1970: 1_795_000_000) : nil,
                 severity: Severity.allCases[$0 % 4], title: "Unauthorized PLC programming #\($0)", message: $0.isMultiple(of: 3) ? nil : "from 10.0.0.\($0 % 250) — ünïcödé",
-                protocolName: "s7comm", engine: "policy", sourceIP: "10.0.0.1", destinationMAC: "00:11:22:33:44:55", appliance: "sensor-1", raw: nil)
+                protocolName: "s7comm", engine: "policy", sourceIP: "10.0.0.1", destinationMAC: "00:11:22:33:44:55", appliance: "sensor-1", raw: nil, extensions: $0.isMultiple(of: 5) ? "seq=\($0) cs1Label=zone cs1=cell 7" : nil)
         }
     }
 
