@@ -208,5 +208,11 @@ let package = Package(
             name: "alertgateTests",
             dependencies: ["AlertGateTesting"]
         ),
+        // `alertgate run` end to end: every listener kind in, both plugins out to the
+        // bench's sinks, partner down, kill -9, garbage, a full spool.
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["AlertGateTesting"]
+        ),
     ]
 )

@@ -1,6 +1,8 @@
 import AlertGateConfig
 import AlertGateCore
+import AlertGateListeners
 import AlertGatePKI
+import AlertGateSpool
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -61,23 +63,56 @@ public struct GatewayRunner: Sendable {
 
         let config = loaded.config
         let configPath = configPath
+        let dataDirectory = config.gateway.dataDir
+        let spool: Spool
+        do {
+            spool = try Spool(directory: dataDirectory.appendingPathComponent("spool"), quota: config.gateway.spool.maxSize)
+        } catch {
+            logger.error("not starting: \(error)")
+            return 1
+        }
         let storeService = CertificateStoreService(
             loader: loaded.loader,
             initial: loaded.store.store,
             reloadSignals: await UnixSignalsSequence(trapping: .sighup),
-            logger: logger
-        ) {
+            logger: logger)
+        let counters = ForwardingCounters()
+        let links = LinkFactory(config: config, store: loaded.store.store, registry: transports, crlSource: loaded.loader.crlCache, logger: logger)
+        let pool = LinkPool { key in
+            let (link, plugin) = try links.link(appliance: key.appliance, partner: key.partner)
+            return (plugin.makeSender(for: link), link.partner.retry)
+        }
+        let forwarding = ForwardingService(
+            config: config, spool: spool, pool: pool,
+            deadLetters: DeadLetterFile(directory: dataDirectory.appendingPathComponent("dead-letter")),
+            counters: counters, logger: logger)
+        let listenerSet: ListenerSet
+        do {
+            listenerSet = try ListenerSet(
+                config: config, store: loaded.store.store, crlSource: loaded.loader.crlCache,
+                intake: SpoolIntake(rules: ForwardingRules(config), spool: spool, counters: counters), logger: logger)
+        } catch {
+            logger.error("not starting: \(error)")
+            return 1
+        }
+        let listeners = ListenerService(listeners: listenerSet) { bound in
             logger.info("alertgate running", metadata: [
                 "config": "\(configPath)",
                 "certificates": "\(loaded.store.store.items.count)",
                 "appliances": "\(config.appliances.count)",
-                "listeners": "\(config.listeners.count)",
+                "listeners": "\(bound.count)",
                 "partners": "\(config.partners.count)",
                 "rules": "\(config.rules.count)",
+                "spooled": "\(spool.budget.usedBytes) bytes",
             ])
         }
+        // Shutdown runs in reverse: listeners stop first, then forwarding drains, then the store.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: storeService, serviceName: "certificate-store")],
+            services: [
+                .init(service: storeService, serviceName: "certificate-store"),
+                .init(service: forwarding, serviceName: "forwarding"),
+                .init(service: listeners, serviceName: "listeners"),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {

@@ -35,51 +35,11 @@ final class H2Sink: Sendable {
     let port: Int
     private let process: RunningProcess
 
-    /// The bench: `$BENCH_ROOT`, else `../shared/bench` beside the package (as
-    /// `Benchmarks/run.sh` finds it).
-    static let benchRoot: URL = {
-        if let root = ProcessInfo.processInfo.environment["BENCH_ROOT"] { return URL(fileURLWithPath: root) }
-        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return package.deletingLastPathComponent().appendingPathComponent("shared/bench")
-    }()
-
-    /// The sink's binary, built once from the bench's sources into a temporary folder named
-    /// after a digest of them (later runs reuse it; the bench folder may be read-only).
-    static let built: Result<String, Gateway.Failure> = {
-        let source = benchRoot
-        do {
-            let files = ["Makefile", "src/h2sink.c", "src/common.h", "src/tlsctx.h"]
-            let digest = try files.reduce(into: UInt64(0xcbf2_9ce4_8422_2325)) { hash, file in
-                for byte in try Data(contentsOf: source.appendingPathComponent(file)) {
-                    hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3  // FNV-1a
-                }
-            }
-            let binary = FileManager.default.temporaryDirectory.appendingPathComponent("alertgate-h2sink-\(String(digest, radix: 16))")
-            if FileManager.default.isExecutableFile(atPath: binary.path) {
-                return .success(binary.path)
-            }
-            let copy = FileManager.default.temporaryDirectory.appendingPathComponent("alertgate-h2sink-build-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: copy) }
-            try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(at: source.appendingPathComponent("Makefile"), to: copy.appendingPathComponent("Makefile"))
-            try FileManager.default.copyItem(at: source.appendingPathComponent("src"), to: copy.appendingPathComponent("src"))
-            try ProcessRunner.run("/usr/bin/make", ["-s", "-C", copy.path, "build/h2sink"])
-            // rename(2) is atomic: a test process building beside this one finds a whole file.
-            guard rename(copy.appendingPathComponent("build/h2sink").path, binary.path) == 0 else {
-                throw Gateway.Failure(description: "cannot move the built h2sink to \(binary.path)")
-            }
-            return .success(binary.path)
-        } catch {
-            return .failure(Gateway.Failure(description: "cannot build the bench's h2sink from \(source.path): \(error)"))
-        }
-    }()
-
     /// Runs until it has seen `expect` distinct `seq=N` tokens, then 500 ms more (to count
     /// late duplicates), and exits with its summary. (It also stops on SIGTERM, but a
     /// child of the test process inherits a signal mask that blocks SIGTERM.)
     init(_ gateway: Gateway, expect: Int, arguments: [String] = []) async throws {
-        let path = try Self.built.get()
+        let path = try BenchTool.path("h2sink")
         port = try FreePort.find()
         process = try RunningProcess(path, [
             "--listen", "127.0.0.1:\(port)", "--cert", gateway.partnerChain.path, "--key", gateway.partnerKey.path,

@@ -1,0 +1,176 @@
+import AlertGateTesting
+import Foundation
+
+/// A gateway as an operator runs it: a folder with certificates made by the openssl CLI,
+/// a config.yaml with one listener of each kind on free loopback ports, and the
+/// `alertgate` binary started on it. Partners are real processes the tests start (the
+/// bench's `tlssink` and `h2sink`, `openssl s_server`).
+final class GatewayHarness: @unchecked Sendable {
+    struct Ports {
+        var tcp: Int
+        var udp: Int
+        var tls: Int
+        var webhook: Int
+        var partner: Int
+    }
+
+    let pki: TestPKI
+    let folder: URL
+    let ports: Ports
+    /// The partner's certificate (CN and SAN partner.test, SAN IP 127.0.0.1) with its chain.
+    let partnerChain: URL
+    let partnerKey: URL
+    /// An appliance certificate for a console that sends over TLS (CN console-1.contoso.com).
+    let console: TestPKI.Issued
+
+    init() throws {
+        pki = try TestPKI()
+        folder = try pki.gatewayFolder()
+        let certs = folder.appendingPathComponent("certs")
+        var listener = TestPKI.Options(commonName: "gateway.test")
+        listener.subjectAlternativeNames = ["DNS:gateway.test", "IP:127.0.0.1"]
+        let gateway = try pki.issue("gateway", listener)
+        try FileManager.default.copyItem(at: gateway.certificate, to: certs.appendingPathComponent("gateway.crt"))
+        try FileManager.default.copyItem(at: gateway.key, to: certs.appendingPathComponent("gateway.key"))
+        console = try pki.issue("console-1", commonName: "console-1.contoso.com")
+        try FileManager.default.copyItem(at: console.certificate, to: certs.appendingPathComponent("console-1.crt"))
+        try FileManager.default.copyItem(at: console.key, to: certs.appendingPathComponent("console-1.key"))
+
+        var partnerOptions = TestPKI.Options(commonName: "partner.test")
+        partnerOptions.subjectAlternativeNames = ["DNS:partner.test", "IP:127.0.0.1"]
+        let partner = try pki.issue("partner", partnerOptions)
+        partnerKey = partner.key
+        partnerChain = pki.directory.appendingPathComponent("partner-chain.pem")
+        try (String(contentsOf: partner.certificate, encoding: .utf8) + String(contentsOf: pki.chainFile, encoding: .utf8))
+            .write(to: partnerChain, atomically: true, encoding: .utf8)
+        ports = Ports(tcp: try FreePort.find(), udp: try FreePort.find(), tls: try FreePort.find(), webhook: try FreePort.find(), partner: try FreePort.find())
+    }
+
+    var configFile: URL { folder.appendingPathComponent("config.yaml") }
+    var dataFolder: URL { folder.appendingPathComponent("data") }
+
+    /// Writes config.yaml: sensor-1 (by source 127.0.0.0/8) and console-1 (by client CN)
+    /// send through every listener kind to one partner.
+    func writeConfig(partner: String, rules: String = "  - name: all\n    partners: [siem]\n", spoolMaxSize: String = "1GiB", validation: String = "required") throws {
+        let text = """
+            gateway:
+              data_dir: data
+              validation: \(validation)
+              spool: { max_size: \(spoolMaxSize) }
+            store:
+              dir: certs
+              watch: false
+              trust:
+                - name: corp
+                  file: chain.pem
+              certificates:
+                - { name: sensor-1, cert: sensor-1.crt, key: sensor-1.key, chain: chain.pem }
+                - { name: console-1, cert: console-1.crt, key: console-1.key, chain: chain.pem }
+                - { name: gateway, cert: gateway.crt, key: gateway.key, chain: chain.pem }
+            appliances:
+              - name: sensor-1
+                kind: sensor
+                certificate: sensor-1
+                match: { source: 127.0.0.0/8 }
+              - name: console-1
+                kind: console
+                certificate: console-1
+                match: { cn: console-1.contoso.com }
+            listeners:
+              - { name: in-tcp, protocol: syslog-tcp, listen: "127.0.0.1:\(ports.tcp)" }
+              - { name: in-udp, protocol: syslog-udp, listen: "127.0.0.1:\(ports.udp)" }
+              - { name: in-tls, protocol: syslog-tls, listen: "127.0.0.1:\(ports.tls)", certificate: gateway, client_auth: optional }
+              - { name: hooks, protocol: webhook, listen: "127.0.0.1:\(ports.webhook)", path: /alerts, certificate: gateway, client_auth: none }
+            partners:
+            \(partner)
+            rules:
+            \(rules)
+            """
+        try text.write(to: configFile, atomically: true, encoding: .utf8)
+    }
+
+    /// A syslog-tls partner entry on `ports.partner`, named `siem`.
+    var syslogPartner: String {
+        "  - { name: siem, transport: syslog-tls, endpoint: \"127.0.0.1:\(ports.partner)\", server_name: partner.test, trust: corp, format: cef, retry: { initial: 200ms, max: 1s } }"
+    }
+
+    /// An HTTP/2 partner entry on `ports.partner`, named `siem`.
+    var http2Partner: String {
+        "  - { name: siem, transport: http2, endpoint: \"https://127.0.0.1:\(ports.partner)/ingest\", server_name: partner.test, trust: corp, format: json, batch: { max_alerts: 100, max_delay: 20ms }, retry: { initial: 200ms, max: 1s } }"
+    }
+
+    /// Starts `alertgate run` and waits until it listens.
+    func start() async throws -> RunningProcess {
+        let process = try RunningProcess(AlertGateBinary.path, ["run", "--config", configFile.path])
+        try await process.waitForOutput(containing: "alertgate running", timeout: .seconds(60))
+        return process
+    }
+
+    func syslogSink(expect: Int? = nil, arguments: [String] = []) async throws -> BenchSink {
+        try await BenchSink(.syslogTLS, certificateChain: partnerChain, key: partnerKey, clientCA: pki.chainFile, port: ports.partner, expect: expect, arguments: arguments)
+    }
+
+    func http2Sink(expect: Int? = nil, arguments: [String] = []) async throws -> BenchSink {
+        try await BenchSink(.http2, certificateChain: partnerChain, key: partnerKey, clientCA: pki.chainFile, port: ports.partner, expect: expect, arguments: arguments)
+    }
+
+    // MARK: Senders
+
+    struct Response {
+        var status: Int
+        var body: String
+        var headers: String
+    }
+
+    /// POSTs `body` to the webhook with curl (checking the gateway's certificate).
+    func post(_ body: String, path: String = "/alerts") async throws -> Response {
+        let bodyFile = pki.directory.appendingPathComponent("body-\(UUID().uuidString).json")
+        let headerFile = pki.directory.appendingPathComponent("headers-\(UUID().uuidString).txt")
+        try body.write(to: bodyFile, atomically: true, encoding: .utf8)
+        defer {
+            try? FileManager.default.removeItem(at: bodyFile)
+            try? FileManager.default.removeItem(at: headerFile)
+        }
+        let result = try await ProcessRunner.captureDetached("/usr/bin/curl", [
+            "-sS", "--max-time", "30", "--cacert", pki.chainFile.path, "-H", "Content-Type: application/json",
+            "--data-binary", "@\(bodyFile.path)", "-D", headerFile.path, "-w", "\n%{http_code}",
+            "https://127.0.0.1:\(ports.webhook)\(path)",
+        ])
+        let lines = result.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
+        guard result.status == 0, let code = lines.last.flatMap({ Int($0) }) else {
+            throw BenchTool.Failure(description: "curl failed (\(result.status)): \(result.standardError)")
+        }
+        return Response(status: code, body: lines.dropLast().joined(separator: "\n"), headers: (try? String(contentsOf: headerFile, encoding: .utf8)) ?? "")
+    }
+
+    /// Sends newline-framed lines over syslog-tls with `openssl s_client`, presenting
+    /// `certificate` when given.
+    func sendTLS(_ lines: [String], certificate: TestPKI.Issued?) async throws -> ProcessRunner.Result {
+        var arguments = ["s_client", "-connect", "127.0.0.1:\(ports.tls)", "-CAfile", pki.chainFile.path, "-verify_return_error", "-quiet"]
+        if let certificate {
+            arguments += ["-cert", certificate.certificate.path, "-key", certificate.key.path, "-cert_chain", pki.chainFile.path]
+        }
+        return try await ProcessRunner.captureDetached("/usr/bin/openssl", arguments, input: lines.map { $0 + "\n" }.joined(), timeout: 60)
+    }
+}
+
+/// A syslog line as a sensor sends it: RFC 5424 with a CEF payload whose title and
+/// `seq=` make it recognisable at the partner.
+func sensorLine(_ tag: String, _ number: Int, severity: Int = 8) -> String {
+    "<134>1 2026-11-30T08:15:30.000Z plc-sensor ot - - - CEF:0|Acme|OT Sensor|4.2|1001|\(tag) alert \(number)|\(severity)|src=10.1.0.5 dst=10.1.0.20 msg=Unauthorized write seq=\(number)"
+}
+
+/// A webhook alert object.
+func webhookAlert(_ tag: String, _ number: Int) -> String {
+    "{\"id\":\"\(tag)-\(number)\",\"title\":\"\(tag) alert \(number) seq=\(number)\",\"severity\":\"major\",\"protocol\":\"modbus\"}"
+}
+
+/// Polls `condition` until it holds or `timeout` passes; looks once more after the deadline.
+func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return try await condition()
+}
