@@ -85,10 +85,10 @@ public struct ApplianceAttribution: Sendable {
     }
 
     public func appliance(commonName: String?, address: SocketAddress?) -> Attributed? {
-        appliance(commonName: commonName, address: address.flatMap(IPNetwork.Address.init))
+        appliance(commonName: commonName, ip: address.flatMap(IPNetwork.Address.init))
     }
 
-    public func appliance(commonName: String?, address: IPNetwork.Address?) -> Attributed? {
+    public func appliance(commonName: String?, ip address: IPNetwork.Address?) -> Attributed? {
         if let commonName, let appliance = byCommonName[commonName.lowercased()] {
             return Attributed(appliance: appliance.name, validation: appliance.validation, matchedBy: .commonName(commonName))
         }
