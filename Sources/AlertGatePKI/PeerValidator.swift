@@ -37,6 +37,11 @@ public struct PeerVerdict: Sendable {
     /// The peer's certificate (leaf), for messages and status.
     public var certificate: X509Certificate?
 
+    public init(checks: [CheckResult], certificate: X509Certificate?) {
+        self.checks = checks
+        self.certificate = certificate
+    }
+
     public var failures: [CheckResult] { checks.filter(\.isFailure) }
     public var passed: Bool { failures.isEmpty }
     public var firstFailure: CheckResult? { checks.first(where: \.isFailure) }

@@ -190,8 +190,13 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             pendingFlush = false
             flushCiphertext(context: context)
         }
-        // Records that arrived while the peer was being checked.
+        // Records that arrived while the peer was being checked. They come outside a read
+        // burst of the channel, so the burst's end is signalled here: handlers that batch
+        // per burst (the syslog listeners) would otherwise wait for a read that may never come.
         readRecords(context: context)
+        if case .active = state {
+            context.fireChannelReadComplete()
+        }
     }
 
     private func readRecords(context: ChannelHandlerContext) {

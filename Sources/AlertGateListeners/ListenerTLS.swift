@@ -1,0 +1,87 @@
+import AlertGateConfig
+import AlertGatePKI
+import AlertGateTLS
+import Logging
+import NIOCore
+
+/// The TLS side of a syslog-tls or webhook listener: the server context made from the
+/// store certificate the listener names, and the check of client certificates.
+///
+/// A client certificate is checked like a partner's (SPEC §6: chain to the store's trust
+/// bundles, validity, CRL; no name check, as the CN is how the client is recognised) under
+/// the policy of the appliance it is attributed to: `required` refuses before any data
+/// moves, `none` lets it in and logs and counts each failed check once per connection.
+struct ListenerTLS: Sendable {
+    let context: TLSContext
+    /// Every `store.trust` bundle: a sensor may be issued by any CA the gateway trusts.
+    let trustAnchors: [X509Certificate]
+    let validator: PeerValidator
+
+    init(listener: ListenerConfig, store: CertificateStore, crlSource: any CRLSource) throws(ListenerError) {
+        guard let name = listener.certificate else {
+            throw ListenerError.configuration(listener: listener.name, "a \(listener.protocol.rawValue) listener needs a certificate")
+        }
+        guard let item = store.item(named: name), item.isValid, let certificate = item.certificate, let key = item.key else {
+            let reason = store.item(named: name)?.firstFailure?.problem?.message ?? "it is not in the store"
+            throw ListenerError.configuration(listener: listener.name, "certificate \(name) cannot be used: \(reason)")
+        }
+        let clientAuthentication: TLSConfiguration.ClientAuthentication =
+            switch listener.clientAuth {
+            case .required: .required
+            case .optional: .optional
+            case .none: .none
+            }
+        do {
+            context = try TLSContext(TLSConfiguration(
+                role: .server(clientAuthentication: clientAuthentication), certificate: certificate, privateKey: key, chain: item.chain))
+        } catch {
+            throw ListenerError.configuration(listener: listener.name, "\(error)")
+        }
+        trustAnchors = store.trustBundles.flatMap(\.certificates)
+        validator = PeerValidator(crlSource: crlSource)
+    }
+
+    /// The check of one connection's client, made when the connection is accepted (it
+    /// knows the peer's address, the second way of recognising a sender).
+    func peerCheck(remote: SocketAddress?, environment: ListenerEnvironment) -> TLSHandler.PeerCheck {
+        let anchors = trustAnchors
+        let validator = validator
+        return { peer in
+            // No certificate (client_auth optional or none): nothing to check; the
+            // connection's handler attributes it by address or default, or closes it.
+            guard let leaf = peer.chain.first else { return .accept(nil) }
+            let peerText = ListenerEnvironment.describe(remote)
+            let commonName = leaf.commonName
+            guard let attributed = environment.attribution.appliance(commonName: commonName, address: remote) else {
+                environment.metrics.countError(.unattributed)
+                environment.logger.error(
+                    "listener \(environment.name): refused the client certificate CN=\(commonName ?? "(none)") from \(peerText): it matches no appliance, the address matches none and the listener has no default_appliance",
+                    metadata: ["listener": "\(environment.name)", "peer": "\(peerText)", "reason": "unattributed"])
+                let verdict = PeerVerdict(checks: [.failed(.chain, detail: "CN=\(commonName ?? "(none)") matches no appliance")], certificate: leaf)
+                return .refuse(verdict)
+            }
+            let verdict = await validator.validate(chain: peer.chain, expecting: PeerExpectation(name: nil, trustAnchors: anchors))
+            var metadata: Logger.Metadata = [
+                "listener": "\(environment.name)", "peer": "\(peerText)", "appliance": "\(attributed.appliance)",
+            ]
+            if verdict.passed { return .accept(verdict) }
+            if attributed.validation == .required {
+                let failure = verdict.firstFailure!
+                environment.metrics.countRefused(appliance: attributed.appliance, check: failure.code.rawValue)
+                metadata["code"] = "\(failure.code.rawValue)"
+                environment.logger.error(
+                    "listener \(environment.name): refused the client certificate CN=\(commonName ?? "(none)") from \(peerText) (appliance \(attributed.appliance), validation required): \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
+                    metadata: metadata)
+                return .refuse(verdict)
+            }
+            for failure in verdict.failures {
+                environment.metrics.countBypassed(appliance: attributed.appliance, check: failure.code.rawValue)
+                metadata["code"] = "\(failure.code.rawValue)"
+                environment.logger.warning(
+                    "validation policy none: accepting the client certificate CN=\(commonName ?? "(none)") from \(peerText) on listener \(environment.name) despite a failed check: \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
+                    metadata: metadata)
+            }
+            return .accept(verdict)
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import AlertGateCore
+import AlertGateIngest
+import AlertGateTLS
+import Foundation
+import NIOCore
+
+/// One syslog-tcp or syslog-tls connection: frames by `SyslogFrameDecoder`, parses each
+/// message, and hands the alerts of each read burst to the intake as one batch.
+///
+/// The sender is attributed once: a plain TCP sender when the connection opens (by
+/// address), a TLS sender when the handshake event arrives (by CN, then address). Reading
+/// stops while a batch is with the intake (`read()` is held, `IntakeBatcher`); on `.full`
+/// the same batch is offered again after the retry-after, still without reading, so the
+/// sender's TCP window closes; on `.failed` the connection is closed, as what was not
+/// stored must not look acknowledged.
+final class SyslogStreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let environment: ListenerEnvironment
+    private let usesTLS: Bool
+    private var decoder: SyslogFrameDecoder
+    private var batcher = IntakeBatcher()
+    private var limiter = LogRateLimiter()
+    private var remote: SocketAddress?
+    private var peer = "unknown"
+    /// The peer's IP, as alerts carry it.
+    private var sourceAddress: String?
+    private var appliance: String?
+    /// The channel is going away (quiescing, refused, failed): read nothing more.
+    private var stopping = false
+    /// The intake failed: what is still collected is dropped with the connection.
+    private var dropping = false
+    private var isActive = false
+
+    init(environment: ListenerEnvironment, usesTLS: Bool) {
+        self.environment = environment
+        self.usesTLS = usesTLS
+        decoder = SyslogFrameDecoder(maximumMessageSize: environment.config.maxMessageSize)
+    }
+
+    // MARK: Lifecycle
+
+    func channelActive(context: ChannelHandlerContext) {
+        isActive = true
+        remote = context.channel.remoteAddress
+        peer = ListenerEnvironment.describe(remote)
+        sourceAddress = remote?.ipAddress
+        if !usesTLS {
+            attribute(commonName: nil, context: context)
+        }
+        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSEvent, case .handshakeCompleted(let tlsPeer, _) = event {
+            attribute(commonName: tlsPeer.chain.first?.commonName, context: context)
+        } else if event is ChannelShouldQuiesceEvent {
+            stopping = true
+            closeIfIdle(context: context)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func attribute(commonName: String?, context: ChannelHandlerContext) {
+        guard let attributed = environment.attribution.appliance(commonName: commonName, address: remote) else {
+            let who = commonName.map { "CN=\($0) from \(peer)" } ?? peer
+            environment.problem(.unattributed, peer: peer, "closed the connection of \(who): it matches no appliance and the listener has no default_appliance", limiter: &limiter, level: .error)
+            stopping = true
+            context.close(promise: nil)
+            return
+        }
+        appliance = attributed.appliance
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        isActive = false
+        // A last line without its LF is a message; an octet frame cut short is not.
+        if appliance != nil, !dropping {
+            handle(decoder.finish(), receivedAt: Date())
+            submitIfIdle(context: context)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case TLSError.peerRefused:
+            break  // logged and counted by the peer check
+        case TLSError.handshakeFailed(let reason):
+            environment.problem(.handshake, peer: peer, "TLS handshake with \(peer) failed: \(reason)", limiter: &limiter)
+        case TLSError.closedDuringHandshake:
+            environment.problem(.handshake, peer: peer, "\(peer) closed the connection during the TLS handshake", limiter: &limiter, level: .info)
+        case TLSError.uncleanShutdown:
+            break  // common with syslog senders, and what was received was handled
+        default:
+            if limiter.admit() != nil {
+                environment.logger.info("listener \(environment.name): connection from \(peer): \(error)", metadata: ["listener": "\(environment.name)", "peer": "\(peer)"])
+            }
+        }
+        context.close(promise: nil)
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard appliance != nil, !stopping else { return }
+        var buffer = unwrapInboundIn(data)
+        handle(decoder.feed(&buffer), receivedAt: Date())
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        submitIfIdle(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard !stopping else { return }
+        if batcher.mayRead() {
+            context.read()
+        }
+    }
+
+    private func handle(_ events: [SyslogFrameDecoder.FrameEvent], receivedAt: Date) {
+        guard let appliance else { return }
+        for event in events {
+            switch event {
+            case .message(let message):
+                let result = environment.parser.parse(message, receivedAt: receivedAt, appliance: appliance, sourceAddress: sourceAddress)
+                if result.problems.contains(.invalidUTF8) {
+                    environment.problem(.invalidUTF8, peer: peer, "message from \(peer) is not valid UTF-8; forwarded with U+FFFD in place of the bad bytes", limiter: &limiter)
+                }
+                batcher.collect(result.alert)
+            case .oversize(let bytes):
+                environment.problem(.oversize, peer: peer, "skipped a message of \(bytes) bytes from \(peer): over max_message_size \(environment.config.maxMessageSize)", limiter: &limiter)
+            case .brokenFrame(let reason):
+                environment.problem(.brokenFrame, peer: peer, "broken octet-counted frame from \(peer): \(reason)", limiter: &limiter)
+            }
+        }
+    }
+
+    // MARK: The intake
+
+    private func submitIfIdle(context: ChannelHandlerContext) {
+        if let batch = batcher.batchToSubmit() {
+            submit(batch, context: context)
+        }
+    }
+
+    private func submit(_ batch: [Alert], context: ChannelHandlerContext) {
+        let intake = environment.intake
+        let listener = environment.name
+        // One task per batch, not per alert: the hop off the event loop is paid per read.
+        context.eventLoop.makeFutureWithTask { await intake.accept(batch, from: listener) }
+            .assumeIsolated()
+            .whenSuccess { outcome in
+                self.finished(batch, outcome, context: context)
+            }
+    }
+
+    private func finished(_ batch: [Alert], _ outcome: IntakeOutcome, context: ChannelHandlerContext) {
+        switch outcome {
+        case .stored:
+            environment.metrics.countReceived(batch)
+            after(batcher.stored(), context: context)
+        case .full(let retryAfter):
+            // Not reading meanwhile: the sender's TCP window fills and it slows down.
+            environment.problem(.spoolFull, peer: peer, "the spool is full: holding \(batch.count) alerts from \(peer) and reading no more; trying again in \(retryAfter)", limiter: &limiter)
+            context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(retryAfter)) {
+                self.submit(batch, context: context)
+            }
+        case .failed(let reason):
+            environment.metrics.countError(.spoolFailed)
+            environment.logger.error(
+                "listener \(environment.name): the spool could not store \(batch.count) alerts from \(peer): \(reason); closing the connection",
+                metadata: ["listener": "\(environment.name)", "peer": "\(peer)", "reason": "spool-failed"])
+            stopping = true
+            dropping = true
+            _ = batcher.dropped()
+            context.close(promise: nil)
+        }
+    }
+
+    private func after(_ next: IntakeBatcher.AfterStored, context: ChannelHandlerContext) {
+        switch next {
+        case .submit(let batch):
+            submit(batch, context: context)
+        case .resumeReading:
+            if !stopping, isActive { context.read() }
+        case .idle:
+            break
+        }
+        closeIfIdle(context: context)
+    }
+
+    private func closeIfIdle(context: ChannelHandlerContext) {
+        if stopping, isActive, batcher.isIdle {
+            context.close(promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension SyslogStreamHandler: Sendable {}

@@ -1,0 +1,33 @@
+import AlertGateTLS
+import NIOCore
+import NIOPosix
+
+/// A syslog-tcp or syslog-tls listener: a TCP server whose connections each get a
+/// `SyslogStreamHandler` (above a `TLSHandler` for syslog-tls).
+struct SyslogStreamListener: Listener {
+    let environment: ListenerEnvironment
+    /// nil for syslog-tcp.
+    let tls: ListenerTLS?
+
+    func bind(group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
+        let environment = environment
+        let tls = tls
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    tracker.track(channel)
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls {
+                        let check = tls.peerCheck(remote: channel.remoteAddress, environment: environment)
+                        try pipeline.addHandler(TLSHandler(context: tls.context, peerCheck: check))
+                    }
+                    try pipeline.addHandler(SyslogStreamHandler(environment: environment, usesTLS: tls != nil))
+                }
+            }
+            .bind(host: environment.config.listen.host, port: environment.config.listen.port)
+            .get()
+    }
+}

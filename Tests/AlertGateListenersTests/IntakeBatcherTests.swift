@@ -1,0 +1,69 @@
+import AlertGateCore
+@testable import AlertGateListeners
+import Foundation
+import NIOCore
+import Testing
+
+@Suite struct IntakeBatcherTests {
+    func alert(_ title: String) -> Alert {
+        Alert(id: title, receivedAt: Date(timeIntervalSince1970: 0), severity: .major, title: title, appliance: "a")
+    }
+
+    @Test func aBurstIsOneBatchAndReadingWaitsForIt() {
+        var batcher = IntakeBatcher()
+        let readBefore = batcher.mayRead()
+        #expect(readBefore)
+        batcher.collect(alert("1"))
+        batcher.collect(alert("2"))
+        let batch = batcher.batchToSubmit()
+        #expect(batch?.map(\.title) == ["1", "2"])
+        let readDuring = batcher.mayRead()
+        #expect(!readDuring)  // held while the batch is with the intake
+        let second = batcher.batchToSubmit()
+        #expect(second == nil)
+        let next = batcher.stored()
+        #expect(next == .resumeReading)
+        let readAfter = batcher.mayRead()
+        #expect(readAfter)
+        #expect(batcher.isIdle)
+    }
+
+    @Test func alertsThatCameMeanwhileGoNextBeforeReadingResumes() {
+        var batcher = IntakeBatcher()
+        batcher.collect(alert("1"))
+        _ = batcher.batchToSubmit()
+        let readDuring = batcher.mayRead()
+        #expect(!readDuring)
+        batcher.collect(alert("2"))  // delivered outside a read (TLS after its peer check)
+        let second = batcher.batchToSubmit()
+        #expect(second == nil)  // one batch at a time
+        let next = batcher.stored()
+        #expect(next == .submit([alert("2")]))
+        let readStill = batcher.mayRead()
+        #expect(!readStill)
+        let last = batcher.stored()
+        #expect(last == .resumeReading)
+    }
+
+    @Test func nothingHeldNothingToResume() {
+        var batcher = IntakeBatcher()
+        batcher.collect(alert("1"))
+        _ = batcher.batchToSubmit()
+        #expect(!batcher.isIdle)
+        let next = batcher.stored()
+        #expect(next == .idle)
+        #expect(batcher.isIdle)
+    }
+
+    @Test func theLogLimiterLetsAFewLinesASecondThrough() {
+        var limiter = LogRateLimiter(linesPerWindow: 2, window: .seconds(1))
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        let answers = [
+            limiter.admit(now: start), limiter.admit(now: start),
+            limiter.admit(now: start + .milliseconds(10)), limiter.admit(now: start + .milliseconds(20)),
+            // The next window's first line says how many were left out.
+            limiter.admit(now: start + .milliseconds(1_100)), limiter.admit(now: start + .milliseconds(1_100)),
+        ]
+        #expect(answers == [0, 0, nil, nil, 2, 0])
+    }
+}

@@ -1,0 +1,150 @@
+import AlertGateConfig
+import AlertGateCore
+import AlertGateListeners
+import AlertGatePKI
+import AlertGateTesting
+import Foundation
+import Logging
+import MetricsTestKit
+import NIOCore
+import NIOPosix
+import Testing
+
+/// An intake that records every batch offered to it and answers from a script (then
+/// `.stored`): the spool is tested on its own; here what matters is what listeners hand over.
+actor RecordingIntake: AlertIntake {
+    /// Every batch offered, in order, whatever the answer.
+    private(set) var offered: [[Alert]] = []
+    /// The alerts of the batches answered `.stored`.
+    private(set) var stored: [Alert] = []
+    private var answers: [IntakeOutcome]
+
+    init(answers: [IntakeOutcome] = []) {
+        self.answers = answers
+    }
+
+    func accept(_ alerts: [Alert], from listener: String) async -> IntakeOutcome {
+        offered.append(alerts)
+        let outcome = answers.isEmpty ? .stored : answers.removeFirst()
+        if outcome == .stored { stored += alerts }
+        return outcome
+    }
+
+    func answer(_ outcomes: [IntakeOutcome]) {
+        answers = outcomes
+    }
+
+    /// Waits until at least `count` alerts are stored (generous: the machine may be loaded).
+    func waitForStored(_ count: Int, timeout: Duration = .seconds(60)) async throws -> [Alert] {
+        let deadline = ContinuousClock.now + timeout
+        while stored.count < count {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("timed out waiting for \(count) stored alerts; have \(stored.count): \(stored.map(\.title))")
+                return stored
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return stored
+    }
+}
+
+/// No CRLs: the test certificates name no distribution point.
+struct NoCRLs: CRLSource {
+    func revocationList(at url: String) async throws(CRLFetchError) -> CertificateRevocationList {
+        throw CRLFetchError(url: url, reason: "no CRLs in these tests")
+    }
+}
+
+/// A gateway with listeners on 127.0.0.1 port 0, a test PKI, a recording intake and
+/// `TestMetrics`.
+final class ListenerHarness: Sendable {
+    let pki: TestPKI
+    let intake: RecordingIntake
+    let metrics = TestMetrics()
+    let listeners: ListenerSet
+
+    static func appliance(_ name: String, cn: String? = nil, source: String? = nil, validation: ValidationPolicy = .required) -> ApplianceConfig {
+        var match: ApplianceMatch?
+        if let cn { match = .commonName(cn) }
+        if let source {
+            let parts = source.split(separator: "/")
+            match = .source(CIDR(address: String(parts[0]), prefix: Int(parts[1])!))
+        }
+        return ApplianceConfig(name: name, kind: .sensor, validation: validation, match: match, location: .start)
+    }
+
+    static func listener(
+        _ name: String, _ kind: ListenerProtocol, clientAuth: ClientAuth = .none, path: String = "/", maxMessageSize: Int = 64 * 1024,
+        defaultAppliance: String? = nil
+    ) -> ListenerConfig {
+        ListenerConfig(
+            name: name, protocol: kind, listen: HostPort(host: "127.0.0.1", port: 0), certificate: kind.usesTLS ? "gateway" : nil,
+            clientAuth: clientAuth, path: path, maxMessageSize: maxMessageSize, defaultAppliance: defaultAppliance, location: .start)
+    }
+
+    init(listeners: [ListenerConfig], appliances: [ApplianceConfig], answers: [IntakeOutcome] = [], pki: TestPKI? = nil) async throws {
+        let pki = try pki ?? TestPKI()
+        self.pki = pki
+        let gateway = try pki.issue("gateway", commonName: "gateway.contoso.com")
+        let store = await CertificateStore.load(
+            entries: [.init(name: "gateway", files: CertificateFiles(certificate: gateway.certificate.path, key: gateway.key.path, chain: pki.chainFile.path))],
+            trust: [(name: "corp", file: pki.chainFile.path)],
+            crlSource: nil)
+        let base = pki.directory
+        let config = GatewayConfig(
+            gateway: GatewaySection(dataDir: base.appendingPathComponent("data")), store: StoreSection(dir: base),
+            appliances: appliances, listeners: listeners)
+        intake = RecordingIntake(answers: answers)
+        var logger = Logger(label: "listeners-test")
+        logger.logLevel = .debug
+        self.listeners = try ListenerSet(config: config, store: store, crlSource: NoCRLs(), intake: intake, logger: logger, metrics: metrics)
+        try await self.listeners.start()
+    }
+
+    func port(_ listener: String) -> Int {
+        listeners.address(of: listener)!.port!
+    }
+
+    func counter(_ label: String, _ dimensions: [(String, String)]) -> Int64 {
+        (try? metrics.expectCounter(label, dimensions).totalValue) ?? 0
+    }
+
+    /// Waits until a counter reaches `value` (it is bumped on an event loop, maybe after the
+    /// client is gone).
+    func waitForCounter(_ label: String, _ dimensions: [(String, String)], atLeast value: Int64, timeout: Duration = .seconds(60)) async throws -> Int64 {
+        let deadline = ContinuousClock.now + timeout
+        while counter(label, dimensions) < value, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return counter(label, dimensions)
+    }
+}
+
+/// Plain TCP and UDP senders on NIO (in-process, asynchronous: they never block the
+/// cooperative pool the in-process server also runs on).
+enum Sender {
+    static func tcp(_ bytes: [UInt8], port: Int) async throws {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+        try await channel.close()
+    }
+
+    static func tcp(_ text: String, port: Int) async throws {
+        try await tcp(Array(text.utf8), port: port)
+    }
+
+    static func udp(_ datagrams: [String], port: Int) async throws {
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let target = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        for datagram in datagrams {
+            try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(string: datagram)))
+        }
+        try await channel.close()
+    }
+
+    /// RFC 6587 octet counting.
+    static func octetCounted(_ messages: [String]) -> String {
+        messages.map { "\($0.utf8.count) \($0)" }.joined()
+    }
+}
