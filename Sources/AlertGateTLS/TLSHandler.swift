@@ -38,6 +38,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Promises of plaintext encrypted since the last ciphertext write.
     private var unflushedPromises: [EventLoopPromise<Void>] = []
     private var closePromise: EventLoopPromise<Void>?
+    /// The peer closed while it was being checked (server role): its records are delivered
+    /// once it is accepted, and only then does the channel go inactive for the handlers above.
+    private var inputEnded = false
     private var scheduledClose: Scheduled<Void>?
 
     /// Ciphertext bytes handed to the channel so far. Right after a flush it is where the
@@ -86,6 +89,13 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        if case .checkingPeer = state, case .server = tlsContext.configuration.role {
+            // A one-shot sender (send, close) finishes before its certificate is checked:
+            // what it sent waits in OpenSSL's input for the verdict instead of being lost.
+            inputEnded = true
+            failPendingWrites(ChannelError.ioOnClosedChannel)
+            return
+        }
         let previous = state
         state = .closed
         scheduledClose?.cancel()
@@ -174,6 +184,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     self.becomeActive(peer, verdict: verdict, context: context)
                 case .refuse(let verdict):
                     self.fail(context: context, TLSError.peerRefused(verdict))
+                    if self.inputEnded {
+                        context.fireChannelInactive()
+                    }
                 }
             }
     }
@@ -196,6 +209,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         readRecords(context: context)
         if case .active = state {
             context.fireChannelReadComplete()
+        }
+        if inputEnded {
+            state = .closed
+            context.fireChannelReadComplete()
+            context.fireChannelInactive()
         }
     }
 

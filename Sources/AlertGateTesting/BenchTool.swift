@@ -6,6 +6,10 @@ import Foundation
 public enum BenchTool {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// The bench: `$BENCH_ROOT`, else `../shared/bench` beside the package.

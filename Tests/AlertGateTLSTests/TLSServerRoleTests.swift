@@ -17,7 +17,7 @@ import Testing
     }
 
     /// A TLS echo server on 127.0.0.1 whose client check records the client's CN.
-    func startServer(clientAuthentication: TLSConfiguration.ClientAuthentication, seen: LineCollector) async throws -> any Channel {
+    func startServer(clientAuthentication: TLSConfiguration.ClientAuthentication, seen: LineCollector, checkTakes delay: Duration = .zero) async throws -> any Channel {
         let issued = try pki.issue("gateway", commonName: "gateway.contoso.com")
         let context = try TLSContext(TLSConfiguration(
             role: .server(clientAuthentication: clientAuthentication),
@@ -26,6 +26,7 @@ import Testing
             chain: try load(pki.chainFile)))
         let anchors = try load(pki.rootCertificate)
         let check: TLSHandler.PeerCheck = { peer in
+            try? await Task.sleep(for: delay)
             let policy = PeerPolicy(
                 policy: .required, expectation: PeerExpectation(name: nil, trustAnchors: anchors),
                 validator: PeerValidator(crlSource: nil))
@@ -42,8 +43,9 @@ import Testing
             .get()
     }
 
-    func client(port: Int, certificate: TestPKI.Issued?) async throws -> ProcessRunner.Result {
+    func client(port: Int, certificate: TestPKI.Issued?, closeAtEndOfInput: Bool = false) async throws -> ProcessRunner.Result {
         var arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", pki.rootCertificate.path, "-verify_return_error", "-quiet"]
+        if closeAtEndOfInput { arguments.append("-no_ign_eof") }
         if let certificate {
             arguments += ["-cert", certificate.certificate.path, "-key", certificate.key.path, "-cert_chain", pki.chainFile.path]
         }
@@ -57,6 +59,16 @@ import Testing
         let result = try await client(port: server.localAddress!.port!, certificate: sensor)
         #expect(result.standardOutput.contains("pong from sensor-7.contoso.com"), "\(result.standardError)")
         #expect(try await seen.next() == "sensor-7.contoso.com: ping")
+        try await server.close()
+    }
+
+    @Test func aClientThatSendsAndClosesWhileItIsCheckedStillGetsItsDataRead() async throws {
+        let seen = LineCollector()
+        let server = try await startServer(clientAuthentication: .required, seen: seen, checkTakes: .milliseconds(500))
+        let sensor = try pki.issue("sensor", commonName: "sensor-8.contoso.com")
+        // s_client sends its line and closes as soon as its input ends: before the check is done.
+        _ = try await client(port: server.localAddress!.port!, certificate: sensor, closeAtEndOfInput: true)
+        #expect(try await seen.next() == "sensor-8.contoso.com: ping")
         try await server.close()
     }
 

@@ -26,7 +26,7 @@ import Testing
         let response = try await harness.post("[" + (41...50).map { webhookAlert("hook", $0) }.joined(separator: ",") + "]")
         #expect(response.status == 202, "\(response.body)")
 
-        let summary = try await sink.summary()
+        let summary = try await sink.summary(gateway: gateway)
         #expect(summary["seq_distinct"] as? Int == 50, "\(summary)\n\(gateway.standardError)")
         #expect(summary["seq_dup"] as? Int == 0)
         let messages = sink.messages
@@ -62,10 +62,10 @@ import Testing
         let elsewhere = try await harness.post(webhookAlert("x", 99), path: "/other")
         #expect(elsewhere.status == 404)
 
-        let summary = try await sink.summary()
+        let summary = try await sink.summary(gateway: gateway)
         #expect(summary["seq_distinct"] as? Int == 30, "\(summary)\n\(gateway.standardError)")
         #expect(summary["seq_dup"] as? Int == 0)
-        #expect(summary["rst_recv"] as? Int ?? 0 == 0)
+        #expect(summary["rst_stream_recv"] as? Int ?? 0 == 0)
         let messages = sink.messages
         #expect(messages.count == 30)
         let first = try #require(messages.first { $0.contains("\"hook alert 1 seq=1\"") })
@@ -86,10 +86,10 @@ import Testing
         #expect(try await SocketClient.sendTCP(Array(lines.utf8), port: harness.ports.tcp) == lines.utf8.count)
         let response = try await harness.post("[" + (201...220).map { webhookAlert("down", $0) }.joined(separator: ",") + "]")
         #expect(response.status == 202)
-        #expect(try await eventually(timeout: .seconds(30)) { gateway.standardError.contains("will retry") }, "\(gateway.standardError)")
+        #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.contains("will retry") }, "\(gateway.standardError)")
 
         let sink = try await harness.syslogSink(expect: 220)
-        let summary = try await sink.summary(timeout: .seconds(90))
+        let summary = try await sink.summary(gateway: gateway, timeout: .seconds(90))
         #expect(summary["seq_distinct"] as? Int == 220, "\(summary)\n\(gateway.standardError)")
         gateway.signal(SIGTERM)
         #expect(try await gateway.waitForExit() == 0)

@@ -146,11 +146,22 @@ final class GatewayHarness: @unchecked Sendable {
     /// Sends newline-framed lines over syslog-tls with `openssl s_client`, presenting
     /// `certificate` when given.
     func sendTLS(_ lines: [String], certificate: TestPKI.Issued?) async throws -> ProcessRunner.Result {
-        var arguments = ["s_client", "-connect", "127.0.0.1:\(ports.tls)", "-CAfile", pki.chainFile.path, "-verify_return_error", "-quiet"]
+        var arguments = ["s_client", "-connect", "127.0.0.1:\(ports.tls)", "-CAfile", pki.chainFile.path, "-verify_return_error", "-quiet", "-no_ign_eof"]
         if let certificate {
             arguments += ["-cert", certificate.certificate.path, "-key", certificate.key.path, "-cert_chain", pki.chainFile.path]
         }
         return try await ProcessRunner.captureDetached("/usr/bin/openssl", arguments, input: lines.map { $0 + "\n" }.joined(), timeout: 60)
+    }
+}
+
+extension BenchSink {
+    /// The sink's summary; when it never comes, the error carries the gateway's log too.
+    func summary(gateway: RunningProcess, timeout: Duration = .seconds(60)) async throws -> [String: Any] {
+        do {
+            return try await summary(timeout: timeout)
+        } catch {
+            throw BenchTool.Failure(description: "\(error)\n--- gateway log ---\n\(gateway.standardError)")
+        }
     }
 }
 
