@@ -11,7 +11,6 @@ struct SyslogDatagramListener: Listener {
     func bind(group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
         let environment = environment
         let channel = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.maximumDatagram))
             // A burst of up to this many datagrams becomes one batch for the intake.
             .channelOption(.maxMessagesPerRead, value: 64)

@@ -16,6 +16,9 @@ struct SyslogStreamListener: Listener {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A sender that sends and closes at once must not lose what it sent while its
+            // certificate was being checked: its FIN becomes an event, not a close.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     tracker.track(channel)
