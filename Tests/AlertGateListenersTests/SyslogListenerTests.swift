@@ -134,6 +134,27 @@ import Testing
         await harness.listeners.stop()
     }
 
+    @Test func stoppingLetsTheBatchInFlightFinishAndStopsAccepting() async throws {
+        let harness = try await H(
+            listeners: [H.listener("tcp", .syslogTCP)], appliances: [Self.loopback], answers: [.full(retryAfter: .milliseconds(500))])
+        let port = harness.port("tcp")
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(string: Self.cef("In flight at stop") + "\n"))
+        let deadline = ContinuousClock.now + .seconds(60)
+        while await harness.intake.offered.isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // The intake answered .full: the batch is waiting for its second offer.
+        await harness.listeners.stop(gracePeriod: .seconds(30))
+        #expect(await harness.intake.stored.map(\.title) == ["In flight at stop"])
+        #expect(await harness.intake.offered.count == 2)
+        // The connection was closed by the gateway once its batch was stored.
+        try await channel.closeFuture.get()
+        await #expect(throws: (any Error).self) {
+            try await Sender.tcp("too late\n", port: port)
+        }
+    }
+
     @Test func aBusyAddressIsAnErrorNamingTheListener() async throws {
         let first = try await H(listeners: [H.listener("tcp", .syslogTCP)], appliances: [Self.loopback])
         var taken = H.listener("second", .syslogTCP)
