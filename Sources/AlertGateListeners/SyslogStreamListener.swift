@@ -7,7 +7,7 @@ import NIOPosix
 struct SyslogStreamListener: Listener {
     let environment: ListenerEnvironment
     /// nil for syslog-tcp.
-    let tls: ListenerTLS?
+    let tls: SwappableListenerTLS?
 
     func bind(group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
         let environment = environment
@@ -23,7 +23,7 @@ struct SyslogStreamListener: Listener {
                 channel.eventLoop.makeCompletedFuture {
                     tracker.track(channel)
                     let pipeline = channel.pipeline.syncOperations
-                    if let tls {
+                    if let tls = tls?.current {
                         let check = tls.peerCheck(remote: channel.remoteAddress, environment: environment)
                         try pipeline.addHandler(TLSHandler(context: tls.context, peerCheck: check))
                     }

@@ -1,6 +1,7 @@
 import AlertGateConfig
 import AlertGateCore
 import AlertGateListeners
+import AlertGatePKI
 import AlertGateTesting
 import Foundation
 import Testing
@@ -79,6 +80,26 @@ import Testing
         _ = try await Self.send([SyslogListenerTests.cef("Unknown sender")], port: harness.port("tls"), pki: harness.pki, certificate: stranger)
         #expect(try await harness.waitForCounter("alertgate_ingest_errors_total", [("listener", "tls"), ("reason", "unattributed")], atLeast: 1) == 1)
         #expect(await harness.intake.offered.isEmpty)
+        await harness.listeners.stop()
+    }
+
+    @Test func aReloadedStoreServesNewConnectionsWithItsCertificate() async throws {
+        let harness = try await H(listeners: [H.listener("tls", .syslogTLS)], appliances: [H.appliance("plant", source: "127.0.0.0/8")])
+        let before = try await Self.send([SyslogListenerTests.cef("Before the reload")], port: harness.port("tls"), pki: harness.pki)
+        #expect(before.standardError.contains("CN = gateway.contoso.com"), "\(before.standardError)")
+
+        try harness.listeners.reload(store: try await H.store(pki: harness.pki, serverName: "gateway-2.contoso.com"), crlSource: NoCRLs())
+        let after = try await Self.send([SyslogListenerTests.cef("After the reload")], port: harness.port("tls"), pki: harness.pki)
+        #expect(after.standardError.contains("CN = gateway-2.contoso.com"), "\(after.standardError)")
+
+        // A store without the listener's certificate is refused whole; the current one stays.
+        let empty = await CertificateStore.load(entries: [], trust: [], crlSource: nil)
+        #expect(throws: ListenerError.self) { try harness.listeners.reload(store: empty, crlSource: NoCRLs()) }
+        let still = try await Self.send([SyslogListenerTests.cef("After a failed reload")], port: harness.port("tls"), pki: harness.pki)
+        #expect(still.standardError.contains("CN = gateway-2.contoso.com"), "\(still.standardError)")
+
+        let stored = try await harness.intake.waitForStored(3)
+        #expect(Set(stored.map(\.title)) == ["Before the reload", "After the reload", "After a failed reload"])
         await harness.listeners.stop()
     }
 }
