@@ -28,10 +28,10 @@ import Testing
 
     static func request(
         _ harness: H, listener: String = "hooks", path: String = "/alerts", method: String = "POST", body: String? = nil,
-        certificate: TestPKI.Issued? = nil
+        certificate: TestPKI.Issued? = nil, extraArguments: [String] = []
     ) async throws -> Response {
         let port = harness.port(listener)
-        var arguments = curlArguments(harness, listener: listener, certificate: certificate)
+        var arguments = curlArguments(harness, listener: listener, certificate: certificate) + extraArguments
         arguments += ["-i", "-X", method, "-H", "Content-Type: application/json", "-w", "\n@status=%{http_code}"]
         if let body { arguments += ["--data-binary", body] }
         arguments.append("https://\(host):\(port)\(path)")
@@ -147,6 +147,17 @@ import Testing
         let fits = try await Self.request(harness, body: #"{"title": "Small", "severity": "major"}"#, certificate: console)
         #expect(fits.status == 202)
         #expect(await harness.intake.stored.map(\.title) == ["Small"])
+        await harness.listeners.stop()
+    }
+
+    @Test func aClientWaitingFor100ContinueGetsIt() async throws {
+        let harness = try await Self.harness()
+        // Without the 100 the client would wait out its 120 s and the request its 60 s limit.
+        let response = try await Self.request(
+            harness, body: #"{"title": "Expecting", "severity": "major"}"#,
+            extraArguments: ["-H", "Expect: 100-continue", "--expect100-timeout", "120"])
+        #expect(response.status == 202)
+        #expect(await harness.intake.stored.map(\.title) == ["Expecting"])
         await harness.listeners.stop()
     }
 }
