@@ -84,7 +84,7 @@ public final class ListenerSet: Sendable {
                     throw ListenerError.bind(listener: config.name, address: config.listen, reason: "the socket has no local address")
                 }
                 started.append(Bound(name: config.name, protocol: config.protocol, address: address, channel: channel))
-                logger.info("listener \(config.name) (\(config.protocol.rawValue)) listening on \(address)", metadata: ["listener": "\(config.name)"])
+                logger.info("listener \(config.name) (\(config.protocol.rawValue)) listening on \(ListenerEnvironment.describe(address))", metadata: ["listener": "\(config.name)"])
             } catch {
                 for done in started {
                     try? await done.channel.close()
