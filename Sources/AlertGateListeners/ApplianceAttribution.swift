@@ -100,7 +100,4 @@ public struct ApplianceAttribution: Sendable {
         }
         return nil
     }
-
-    /// Whether some sender can be attributed whatever it is: the listener has a default.
-    public var hasDefault: Bool { fallback != nil }
 }

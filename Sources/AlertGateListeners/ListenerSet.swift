@@ -62,10 +62,10 @@ public final class ListenerSet: Sendable {
                 listeners.append(SyslogStreamListener(environment: environment, tls: nil))
             case .syslogTLS:
                 let tls = try ListenerTLS(listener: listener, store: store, crlSource: crlSource)
-                listeners.append(SyslogStreamListener(environment: environment, tls: tls))
+                listeners.append(SyslogStreamListener(environment: environment, tls: SwappableListenerTLS(tls)))
             case .webhook:
                 let tls = try ListenerTLS(listener: listener, store: store, crlSource: crlSource)
-                listeners.append(WebhookListener(environment: environment, tls: tls))
+                listeners.append(WebhookListener(environment: environment, tls: SwappableListenerTLS(tls)))
             }
         }
         self.listeners = listeners
@@ -84,7 +84,7 @@ public final class ListenerSet: Sendable {
                     throw ListenerError.bind(listener: config.name, address: config.listen, reason: "the socket has no local address")
                 }
                 started.append(Bound(name: config.name, protocol: config.protocol, address: address, channel: channel))
-                logger.info("listener \(config.name) (\(config.protocol.rawValue)) listening on \(address)", metadata: ["listener": "\(config.name)"])
+                logger.info("listener \(config.name) (\(config.protocol.rawValue)) listening on \(ListenerEnvironment.describe(address))", metadata: ["listener": "\(config.name)"])
             } catch {
                 for done in started {
                     try? await done.channel.close()
@@ -94,6 +94,21 @@ public final class ListenerSet: Sendable {
             }
         }
         bound.withLockedValue { $0 = started }
+    }
+
+    /// Takes the certificates and trust bundles of a reloaded store (SPEC §8): each TLS
+    /// listener's context is built anew from it, and only if every one can be are they
+    /// swapped in, for the connections accepted from then on. On an error nothing changes
+    /// and the listeners keep their current certificates.
+    public func reload(store: CertificateStore, crlSource: any CRLSource) throws(ListenerError) {
+        var replacements: [(SwappableListenerTLS, ListenerTLS)] = []
+        for listener in listeners {
+            guard let slot = listener.swappableTLS else { continue }
+            replacements.append((slot, try ListenerTLS(listener: listener.environment.config, store: store, crlSource: crlSource)))
+        }
+        for (slot, tls) in replacements {
+            slot.replace(with: tls)
+        }
     }
 
     /// The bound listeners, in config order (empty before `start()`).

@@ -32,6 +32,12 @@ final class SyslogDatagramHandler: ChannelDuplexHandler {
             environment.problem(.unattributed, peer: peer, "dropped a datagram from \(peer): it matches no appliance and the listener has no default_appliance", limiter: &limiter)
             return
         }
+        let bufferSize = SyslogDatagramListener.bufferSize(maxMessageSize: environment.config.maxMessageSize)
+        guard message.readableBytes < bufferSize || bufferSize == SyslogDatagramListener.maximumDatagram else {
+            // It filled its buffer: the kernel cut it.
+            environment.problem(.oversize, peer: peer, "skipped a datagram from \(peer) over max_message_size \(environment.config.maxMessageSize)", limiter: &limiter)
+            return
+        }
         // Senders often end a datagram with LF (or NUL); it is not part of the message.
         while message.readableBytes > 0, let last = message.getInteger(at: message.writerIndex - 1, as: UInt8.self),
             last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") || last == 0
@@ -40,7 +46,7 @@ final class SyslogDatagramHandler: ChannelDuplexHandler {
         }
         guard message.readableBytes > 0 else { return }
         guard message.readableBytes <= environment.config.maxMessageSize else {
-            environment.problem(.oversize, peer: peer, "skipped a datagram of \(message.readableBytes) bytes from \(peer): over max_message_size \(environment.config.maxMessageSize)", limiter: &limiter)
+            environment.problem(.oversize, peer: peer, "skipped a datagram from \(peer) over max_message_size \(environment.config.maxMessageSize)", limiter: &limiter)
             return
         }
         let result = environment.parser.parse(message, receivedAt: Date(), appliance: attributed.appliance, sourceAddress: envelope.remoteAddress.ipAddress)

@@ -5,14 +5,21 @@ import NIOPosix
 struct SyslogDatagramListener: Listener {
     let environment: ListenerEnvironment
 
-    /// The largest UDP payload; a datagram is read whole or not at all.
+    /// The largest UDP payload.
     static let maximumDatagram = 65_536
+
+    /// Room for a message of the maximum size, a CR LF after it, and one byte more: a
+    /// datagram that fills it is over the limit.
+    static func bufferSize(maxMessageSize: Int) -> Int {
+        min(maximumDatagram, maxMessageSize + 3)
+    }
 
     func bind(group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
         let environment = environment
         let channel = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.maximumDatagram))
+            // No 64 KiB buffer for every datagram: a longer one is cut by the kernel and
+            // recognised by filling its buffer (`SyslogDatagramHandler`).
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.bufferSize(maxMessageSize: environment.config.maxMessageSize)))
             // A burst of up to this many datagrams becomes one batch for the intake.
             .channelOption(.maxMessagesPerRead, value: 64)
             .channelInitializer { channel in

@@ -28,9 +28,12 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     /// The peer's IP, as alerts carry it.
     private var sourceAddress: String?
     private var appliance: String?
-    /// The channel is going away (quiescing, refused, failed): read nothing more.
-    private var stopping = false
-    /// The intake failed: what is still collected is dropped with the connection.
+    /// The listener is stopping: read no more, close once the batch in flight is stored.
+    private var quiescing = false
+    /// The sender closed its side (half-closure is on, so that what a sender sends just
+    /// before closing is not lost while its certificate is checked): close once idle.
+    private var inputClosed = false
+    /// Unattributed, or the intake failed: whatever else arrives is dropped.
     private var dropping = false
     private var isActive = false
 
@@ -57,18 +60,36 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
         if let event = event as? TLSEvent, case .handshakeCompleted(let tlsPeer, _) = event {
             attribute(commonName: tlsPeer.chain.first?.commonName, context: context)
         } else if event is ChannelShouldQuiesceEvent {
-            stopping = true
+            quiescing = true
             closeIfIdle(context: context)
+            return
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
+            endOfInput(context: context)
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    private func endOfInput(context: ChannelHandlerContext) {
+        if appliance != nil {
+            // A last line without its LF is a message; an octet frame cut short is not.
+            handle(decoder.finish(), receivedAt: Date())
+            submitIfIdle(context: context)
+            closeIfIdle(context: context)
+        } else if usesTLS, !dropping, let tls = try? context.pipeline.syncOperations.handler(type: TLSHandler.self), tls.peer != nil {
+            // The handshake is done and the client's certificate is being checked: what it
+            // sent comes after the check (and its close_notify closes the connection).
+        } else {
+            context.close(promise: nil)
+        }
     }
 
     private func attribute(commonName: String?, context: ChannelHandlerContext) {
         guard let attributed = environment.attribution.appliance(commonName: commonName, address: remote) else {
             let who = commonName.map { "CN=\($0) from \(peer)" } ?? peer
             environment.problem(.unattributed, peer: peer, "closed the connection of \(who): it matches no appliance and the listener has no default_appliance", limiter: &limiter, level: .error)
-            stopping = true
+            dropping = true
             context.close(promise: nil)
             return
         }
@@ -77,9 +98,12 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isActive = false
-        // A last line without its LF is a message; an octet frame cut short is not.
         if appliance != nil, !dropping {
-            handle(decoder.finish(), receivedAt: Date())
+            if !inputClosed {
+                // A last line without its LF is a message; an octet frame cut short is not.
+                handle(decoder.finish(), receivedAt: Date())
+            }
+            // Alerts of a burst the close cut short (a TLS close_notify right after them).
             submitIfIdle(context: context)
         }
         context.fireChannelInactive()
@@ -106,18 +130,19 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard appliance != nil, !stopping else { return }
+        guard appliance != nil, !dropping else { return }
         var buffer = unwrapInboundIn(data)
         handle(decoder.feed(&buffer), receivedAt: Date())
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         submitIfIdle(context: context)
+        closeIfIdle(context: context)
         context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
-        guard !stopping else { return }
+        guard !quiescing, !dropping else { return }
         if batcher.mayRead() {
             context.read()
         }
@@ -176,7 +201,6 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
             environment.logger.error(
                 "listener \(environment.name): the spool could not store \(batch.count) alerts from \(peer): \(reason); closing the connection",
                 metadata: ["listener": "\(environment.name)", "peer": "\(peer)", "reason": "spool-failed"])
-            stopping = true
             dropping = true
             _ = batcher.dropped()
             context.close(promise: nil)
@@ -188,7 +212,7 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
         case .submit(let batch):
             submit(batch, context: context)
         case .resumeReading:
-            if !stopping, isActive { context.read() }
+            if !quiescing, !dropping, isActive { context.read() }
         case .idle:
             break
         }
@@ -196,7 +220,7 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     }
 
     private func closeIfIdle(context: ChannelHandlerContext) {
-        if stopping, isActive, batcher.isIdle {
+        if quiescing || inputClosed, isActive, batcher.isIdle {
             context.close(promise: nil)
         }
     }

@@ -74,6 +74,10 @@ final class WebhookHandler: ChannelInboundHandler {
                 return
             }
             state = .receiving(head, context.channel.allocator.buffer(capacity: 0))
+            if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                // The client waits for this before it sends the body (curl does for large ones).
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
         case (.body(var chunk), .receiving(let head, var body)):
             guard body.readableBytes + chunk.readableBytes <= bodyLimit else {
                 refuseOversize(body.readableBytes + chunk.readableBytes, head: head, context: context)

@@ -7,7 +7,7 @@ import NIOPosix
 /// server pipeline) with a `WebhookHandler` per connection. Keep-alive is HTTP/1.1's.
 struct WebhookListener: Listener {
     let environment: ListenerEnvironment
-    let tls: ListenerTLS
+    let tls: SwappableListenerTLS
 
     /// The largest request body: 16 × `max_message_size` (1 MiB at the default 64 KiB), room
     /// for an array of alerts; more is answered `413` and the connection closed.
@@ -26,6 +26,7 @@ struct WebhookListener: Listener {
                 channel.eventLoop.makeCompletedFuture {
                     tracker.track(channel)
                     let pipeline = channel.pipeline.syncOperations
+                    let tls = tls.current
                     let check = tls.peerCheck(remote: channel.remoteAddress, environment: environment)
                     try pipeline.addHandler(TLSHandler(context: tls.context, peerCheck: check))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)

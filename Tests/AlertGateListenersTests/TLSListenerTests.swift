@@ -1,0 +1,105 @@
+import AlertGateConfig
+import AlertGateCore
+import AlertGateListeners
+import AlertGatePKI
+import AlertGateTesting
+import Foundation
+import Testing
+
+/// syslog-tls with `openssl s_client` as the sender: client certificates attributed by
+/// CN and checked under the appliance's policy.
+@Suite struct TLSListenerTests {
+    typealias H = ListenerHarness
+
+    static let sensor = H.appliance("sensor-7", cn: "sensor-7.contoso.com", validation: .required)
+
+    /// Sends `lines` and closes (`-no_ign_eof`: end of input ends the session).
+    static func send(_ lines: [String], port: Int, pki: TestPKI, certificate: TestPKI.Issued? = nil, chain: URL? = nil) async throws -> ProcessRunner.Result {
+        var arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", pki.rootCertificate.path, "-verify_return_error", "-quiet", "-no_ign_eof"]
+        if let certificate {
+            arguments += ["-cert", certificate.certificate.path, "-key", certificate.key.path, "-cert_chain", (chain ?? pki.chainFile).path]
+        }
+        return try await ProcessRunner.captureDetached("/usr/bin/openssl", arguments, input: lines.map { $0 + "\n" }.joined(), timeout: 60)
+    }
+
+    @Test func aClientCertificateAttributesByCN() async throws {
+        let harness = try await H(
+            listeners: [H.listener("tls", .syslogTLS, clientAuth: .required)],
+            appliances: [H.appliance("plant", source: "127.0.0.0/8"), Self.sensor])
+        let client = try harness.pki.issue("sensor-7", commonName: "sensor-7.contoso.com")
+        let result = try await Self.send([SyslogListenerTests.cef("Firmware change"), SyslogListenerTests.cef("PLC stop")], port: harness.port("tls"), pki: harness.pki, certificate: client)
+        let stored = try await harness.intake.waitForStored(2)
+        #expect(stored.map(\.title) == ["Firmware change", "PLC stop"], "\(result.standardError)")
+        // The CN wins over the source address, which matches "plant" too.
+        #expect(stored.allSatisfy { $0.appliance == "sensor-7" })
+        await harness.listeners.stop()
+    }
+
+    @Test func withoutACertificateOptionalAttributesBySourceAndRequiredRefuses() async throws {
+        let harness = try await H(
+            listeners: [
+                H.listener("optional", .syslogTLS, clientAuth: .optional),
+                H.listener("required", .syslogTLS, clientAuth: .required, defaultAppliance: "plant"),
+            ],
+            appliances: [H.appliance("plant", source: "127.0.0.1/32"), Self.sensor])
+        _ = try await Self.send([SyslogListenerTests.cef("Anonymous sender")], port: harness.port("optional"), pki: harness.pki)
+        let stored = try await harness.intake.waitForStored(1)
+        #expect(stored.map(\.title) == ["Anonymous sender"])
+        #expect(stored.map(\.appliance) == ["plant"])
+
+        let refused = try await Self.send([SyslogListenerTests.cef("Never stored")], port: harness.port("required"), pki: harness.pki)
+        #expect(try await harness.waitForCounter("alertgate_ingest_errors_total", [("listener", "required"), ("reason", "handshake")], atLeast: 1) == 1, "\(refused.standardError)")
+        #expect(await harness.intake.stored.map(\.title) == ["Anonymous sender"])
+        await harness.listeners.stop()
+    }
+
+    @Test func anotherCAsCertificateIsRefusedUnderRequiredAndCountedUnderNone() async throws {
+        let harness = try await H(
+            listeners: [H.listener("tls", .syslogTLS, clientAuth: .optional)],
+            appliances: [Self.sensor, H.appliance("lax", cn: "lax-sensor.contoso.com", validation: .none)])
+        let rogue = try TestPKI(name: "Rogue")
+        let strict = try rogue.issue("sensor-7", commonName: "sensor-7.contoso.com")
+        let lax = try rogue.issue("lax", commonName: "lax-sensor.contoso.com")
+
+        _ = try await Self.send([SyslogListenerTests.cef("From the rogue CA")], port: harness.port("tls"), pki: harness.pki, certificate: strict, chain: rogue.chainFile)
+        #expect(try await harness.waitForCounter("alertgate_handshake_failures_total", [("appliance", "sensor-7"), ("partner", "listener:tls"), ("check", "chain")], atLeast: 1) == 1)
+
+        _ = try await Self.send([SyslogListenerTests.cef("Let through")], port: harness.port("tls"), pki: harness.pki, certificate: lax, chain: rogue.chainFile)
+        let stored = try await harness.intake.waitForStored(1)
+        #expect(stored.map(\.title) == ["Let through"])
+        #expect(stored.map(\.appliance) == ["lax"])
+        #expect(harness.counter("alertgate_validation_bypassed_total", [("appliance", "lax"), ("partner", "listener:tls"), ("check", "chain")]) == 1)
+        await harness.listeners.stop()
+    }
+
+    @Test func aCertificateMatchingNoApplianceIsRefused() async throws {
+        let harness = try await H(
+            listeners: [H.listener("tls", .syslogTLS, clientAuth: .required)],
+            appliances: [Self.sensor, H.appliance("elsewhere", source: "10.0.0.0/8")])
+        let stranger = try harness.pki.issue("stranger", commonName: "stranger.contoso.com")
+        _ = try await Self.send([SyslogListenerTests.cef("Unknown sender")], port: harness.port("tls"), pki: harness.pki, certificate: stranger)
+        #expect(try await harness.waitForCounter("alertgate_ingest_errors_total", [("listener", "tls"), ("reason", "unattributed")], atLeast: 1) == 1)
+        #expect(await harness.intake.offered.isEmpty)
+        await harness.listeners.stop()
+    }
+
+    @Test func aReloadedStoreServesNewConnectionsWithItsCertificate() async throws {
+        let harness = try await H(listeners: [H.listener("tls", .syslogTLS)], appliances: [H.appliance("plant", source: "127.0.0.0/8")])
+        let before = try await Self.send([SyslogListenerTests.cef("Before the reload")], port: harness.port("tls"), pki: harness.pki)
+        #expect(before.standardError.contains("CN = gateway.contoso.com"), "\(before.standardError)")
+
+        try harness.listeners.reload(store: try await H.store(pki: harness.pki, serverName: "gateway-2.contoso.com"), crlSource: NoCRLs())
+        let after = try await Self.send([SyslogListenerTests.cef("After the reload")], port: harness.port("tls"), pki: harness.pki)
+        #expect(after.standardError.contains("CN = gateway-2.contoso.com"), "\(after.standardError)")
+
+        // A store without the listener's certificate is refused whole; the current one stays.
+        let empty = await CertificateStore.load(entries: [], trust: [], crlSource: nil)
+        #expect(throws: ListenerError.self) { try harness.listeners.reload(store: empty, crlSource: NoCRLs()) }
+        let still = try await Self.send([SyslogListenerTests.cef("After a failed reload")], port: harness.port("tls"), pki: harness.pki)
+        #expect(still.standardError.contains("CN = gateway-2.contoso.com"), "\(still.standardError)")
+
+        let stored = try await harness.intake.waitForStored(3)
+        #expect(Set(stored.map(\.title)) == ["Before the reload", "After the reload", "After a failed reload"])
+        await harness.listeners.stop()
+    }
+}
