@@ -180,12 +180,22 @@ public struct TrustEntry: Sendable, Hashable {
     public var file: String
     public var location: SourceLocation
     public var fileLocation: SourceLocation
+    /// CRLs of the bundle's CAs (PEM, one or several; or one DER), for certificates that name
+    /// no distribution point; absolute, like `file`. Nil when the entry has no `crl:`.
+    public var crl: String?
+    /// Where `crl:` is written: the place to report problems of the CRL file.
+    public var crlLocation: SourceLocation?
 
-    public init(name: String, file: String, location: SourceLocation, fileLocation: SourceLocation) {
+    public init(
+        name: String, file: String, location: SourceLocation, fileLocation: SourceLocation,
+        crl: String? = nil, crlLocation: SourceLocation? = nil
+    ) {
         self.name = name
         self.file = file
         self.location = location
         self.fileLocation = fileLocation
+        self.crl = crl
+        self.crlLocation = crlLocation
     }
 }
 

@@ -10,7 +10,7 @@ enum ConfigKeys {
     static let spool = ["max_size"]
     static let store = ["dir", "watch", "crl", "trust", "certificates"]
     static let crl = ["proxy", "timeout", "max_age"]
-    static let trust = ["name", "file"]
+    static let trust = ["name", "file", "crl"]
     static let certificate = ["name", "cert", "key", "chain", "passphrase", "use_crl", "self_signed"]
     static let certificateFileOnly = ["key", "chain", "passphrase", "use_crl"]
     static let selfSigned = ["cn", "acknowledge_insecure", "bits", "days", "subject"]
@@ -129,12 +129,16 @@ extension ConfigDecoder {
         let name = entryName(mapping, defining: .trust)
         let fileField = required(mapping, "file")
         let file = fileField.flatMap { nonEmptyString($0, expected: "a file path") }
+        let crlField = mapping.value("crl")
+        let crl = crlField.flatMap { nonEmptyString($0, expected: "a file path") }
         guard let name, let fileField, let file else { return nil }
         return TrustEntry(
             name: name,
             file: PathResolution.resolve(file, against: storeDirectory),
             location: mapping.location,
-            fileLocation: fileField.valueLocation
+            fileLocation: fileField.valueLocation,
+            crl: crl.map { PathResolution.resolve($0, against: storeDirectory) },
+            crlLocation: crl == nil ? nil : crlField?.valueLocation
         )
     }
 

@@ -10,11 +10,18 @@ public struct CertificateChecker: Sendable {
     public var trustAnchors: [X509Certificate]
     /// Where `use_crl` certificates get their CRLs.
     public var crlSource: (any CRLSource)?
+    /// The trust bundles' `crl:` files: for a `use_crl` certificate that names no
+    /// distribution point, the newest of these its issuer issued.
+    public var localRevocationLists: [CertificateRevocationList]
     public var now: @Sendable () -> Date
 
-    public init(trustAnchors: [X509Certificate] = [], crlSource: (any CRLSource)? = nil, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        trustAnchors: [X509Certificate] = [], crlSource: (any CRLSource)? = nil,
+        localRevocationLists: [CertificateRevocationList] = [], now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.trustAnchors = trustAnchors
         self.crlSource = crlSource
+        self.localRevocationLists = localRevocationLists
         self.now = now
     }
 
@@ -111,26 +118,47 @@ public struct CertificateChecker: Sendable {
     /// The revoked and crl-unreachable results, in that order.
     func revocationChecks(_ certificate: X509Certificate, verifier: X509Verifier) async -> [CheckResult] {
         let urls = certificate.crlDistributionPoints
-        guard let crlSource, !urls.isEmpty else {
-            return [
-                .skipped(.revoked, because: "no CRL could be read"),
-                .failed(.crlUnreachable, detail: urls.isEmpty ? "the certificate names no CRL distribution point" : "no CRL source is configured"),
-            ]
-        }
         let crl: CertificateRevocationList
-        do {
-            crl = try await crlSource.firstRevocationList(of: urls)
-        } catch {
-            return [.skipped(.revoked, because: "no CRL could be read"), .failed(.crlUnreachable, detail: error.reason)]
+        let source: String
+        if urls.isEmpty {
+            guard let local = CertificateRevocationList.newest(coveringIssuerOf: certificate, in: localRevocationLists), let file = local.file else {
+                return [
+                    .skipped(.revoked, because: "no CRL could be read"),
+                    .failed(.crlUnreachable, detail: localRevocationLists.isEmpty
+                        ? "the certificate names no CRL distribution point"
+                        : "the certificate names no CRL distribution point, and no trust bundle's crl: file holds a CRL of its issuer"),
+                ]
+            }
+            if local.isOutOfDate(at: now()) {
+                return [.skipped(.revoked, because: "no current CRL"), .failed(.crlUnreachable, detail: Self.outOfDate(local, file: file))]
+            }
+            crl = local
+            source = file
+        } else {
+            guard let crlSource else {
+                return [.skipped(.revoked, because: "no CRL could be read"), .failed(.crlUnreachable, detail: "no CRL source is configured")]
+            }
+            do {
+                crl = try await crlSource.firstRevocationList(of: urls)
+            } catch {
+                return [.skipped(.revoked, because: "no CRL could be read"), .failed(.crlUnreachable, detail: error.reason)]
+            }
+            source = urls.joined(separator: ", ")
         }
         switch verifier.verify(certificate, mode: .revocation([crl])) {
         case nil:
-            return [.passed(.revoked), .passed(.crlUnreachable, detail: urls.joined(separator: ", "))]
+            return [.passed(.revoked, detail: "checked against \(source)"), .passed(.crlUnreachable, detail: source)]
         case let failure? where failure.isRevocation:
-            return [.failed(.revoked, detail: "serial \(certificate.serialNumber) is listed by \(urls[0])"), .passed(.crlUnreachable)]
+            return [.failed(.revoked, detail: "serial \(certificate.serialNumber) is listed by \(urls.first ?? source)"), .passed(.crlUnreachable)]
         case let failure?:
-            return [.skipped(.revoked, because: "no current CRL"), .failed(.crlUnreachable, detail: "\(urls[0]): \(failure.reason)")]
+            return [.skipped(.revoked, because: "no current CRL"), .failed(.crlUnreachable, detail: "\(urls.first ?? source): \(failure.reason)")]
         }
+    }
+
+    /// The crl-unreachable detail of a local CRL past its nextUpdate.
+    static func outOfDate(_ crl: CertificateRevocationList, file: String) -> String {
+        let next = crl.nextUpdate.map(format) ?? "?"
+        return "the local CRL file \(file) is out of date: its nextUpdate was \(next); put the CA's current CRL into it and reload the store"
     }
 
     /// Anchors: the self-signed certificates of the chain file, the store's trust bundles,

@@ -31,13 +31,62 @@ public struct CertificateStore: Sendable {
         public var firstFailure: CheckResult? { checks.first(where: \.isFailure) }
     }
 
+    /// The files of one `store.trust` entry.
+    public struct TrustFiles: Sendable, Hashable {
+        public var name: String
+        /// The CA certificates (PEM, several).
+        public var file: String
+        /// CRLs of the bundle's CAs (PEM, one or several; or one DER), for certificates that
+        /// name no distribution point; nil when the entry has no `crl:`.
+        public var crl: String?
+
+        public init(name: String, file: String, crl: String? = nil) {
+            self.name = name
+            self.file = file
+            self.crl = crl
+        }
+    }
+
     /// A CA bundle partners and sensors are checked against.
     public struct TrustBundle: Sendable {
+        /// Why a bundle cannot be used.
+        public enum Problem: Sendable, Hashable {
+            /// The certificate file cannot be read or holds no certificate.
+            case unreadable(String)
+            /// The `crl:` file cannot be read or holds no CRL.
+            case unreadableRevocationList(String)
+            /// A CRL of the `crl:` file was not issued by a CA of the bundle, or its
+            /// signature does not verify with that CA's key.
+            case foreignRevocationList(String)
+
+            /// What went wrong, naming the file.
+            public var detail: String {
+                switch self {
+                case .unreadable(let detail), .unreadableRevocationList(let detail), .foreignRevocationList(let detail): detail
+                }
+            }
+        }
+
         public var name: String
         public var file: String
         public var certificates: [X509Certificate]
-        /// Why the file could not be used; nil when it holds certificates.
-        public var problem: String?
+        /// The `crl:` file, if the entry names one.
+        public var crlFile: String?
+        /// The CRLs of `crlFile`, each issued and signed by a CA of `certificates`.
+        public var revocationLists: [CertificateRevocationList]
+        public var failure: Problem?
+
+        /// Why the files could not be used; nil when they can.
+        public var problem: String? { failure?.detail }
+
+        public init(name: String, file: String, certificates: [X509Certificate], crlFile: String? = nil, revocationLists: [CertificateRevocationList] = [], failure: Problem? = nil) {
+            self.name = name
+            self.file = file
+            self.certificates = certificates
+            self.crlFile = crlFile
+            self.revocationLists = revocationLists
+            self.failure = failure
+        }
     }
 
     public private(set) var items: [Item]
@@ -59,12 +108,14 @@ public struct CertificateStore: Sendable {
     /// slow part), then the CNs across entries.
     public static func load(
         entries: [Entry],
-        trust: [(name: String, file: String)],
+        trust: [TrustFiles],
         crlSource: (any CRLSource)?,
         now: @escaping @Sendable () -> Date = Date.init
     ) async -> CertificateStore {
-        let bundles = trust.map { loadBundle(name: $0.name, file: $0.file) }
-        let checker = CertificateChecker(trustAnchors: bundles.flatMap(\.certificates), crlSource: crlSource, now: now)
+        let bundles = trust.map(loadBundle)
+        let checker = CertificateChecker(
+            trustAnchors: bundles.flatMap(\.certificates), crlSource: crlSource,
+            localRevocationLists: bundles.flatMap(\.revocationLists), now: now)
         let reports = await withTaskGroup(of: (Int, CertificateReport).self) { group in
             for (index, entry) in entries.enumerated() {
                 group.addTask { (index, await checker.check(entry.files)) }
@@ -98,13 +149,39 @@ public struct CertificateStore: Sendable {
         }
     }
 
-    static func loadBundle(name: String, file: String) -> TrustBundle {
+    /// Reads a bundle's certificates, then its CRLs, each of which must be issued and signed
+    /// by a CA of the bundle (a CRL is trusted only as far as the CA that signed it).
+    static func loadBundle(_ files: TrustFiles) -> TrustBundle {
+        var bundle = TrustBundle(name: files.name, file: files.file, certificates: [], crlFile: files.crl)
         do {
-            let certificates = try X509Certificate.certificates(from: try CertificateFiles.read(file))
-            return TrustBundle(name: name, file: file, certificates: certificates, problem: nil)
+            bundle.certificates = try X509Certificate.certificates(from: try CertificateFiles.read(files.file))
         } catch {
-            return TrustBundle(name: name, file: file, certificates: [], problem: CertificateChecker.describe(error, file: file))
+            bundle.failure = .unreadable(CertificateChecker.describe(error, file: files.file))
+            return bundle
         }
+        guard let crlFile = files.crl else { return bundle }
+        let lists: [CertificateRevocationList]
+        do {
+            lists = try CertificateRevocationList.revocationLists(inFile: crlFile)
+        } catch {
+            bundle.failure = .unreadableRevocationList(CertificateChecker.describe(error, file: crlFile))
+            return bundle
+        }
+        for crl in lists {
+            let namesakes = bundle.certificates.filter { $0.subject == crl.issuer }
+            if namesakes.isEmpty {
+                bundle.failure = .foreignRevocationList(
+                    "\(crlFile): the CRL issued by \(crl.issuer.description) is not from a CA of this bundle (\(files.file))")
+                return bundle
+            }
+            guard namesakes.contains(where: crl.isSigned) else {
+                bundle.failure = .foreignRevocationList(
+                    "\(crlFile): the signature of the CRL issued by \(crl.issuer.description) does not verify with that CA's key in \(files.file)")
+                return bundle
+            }
+        }
+        bundle.revocationLists = lists
+        return bundle
     }
 }
 

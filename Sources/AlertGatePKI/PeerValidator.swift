@@ -19,14 +19,22 @@ public struct PeerExpectation: Sendable {
     public var nameCheck: NameCheck
     /// The CAs the peer's chain must reach.
     public var trustAnchors: [X509Certificate]
-    /// Check every certificate of the chain that names a CRL distribution point.
+    /// Check every certificate of the chain that names a CRL distribution point, or whose
+    /// issuer has a CRL in `localRevocationLists`.
     public var checkRevocation: Bool
+    /// CRLs from files (the trust bundle's `crl:`), for the certificates of the chain that
+    /// name no distribution point.
+    public var localRevocationLists: [CertificateRevocationList]
 
-    public init(name: String?, nameCheck: NameCheck = .sanThenCN, trustAnchors: [X509Certificate], checkRevocation: Bool = true) {
+    public init(
+        name: String?, nameCheck: NameCheck = .sanThenCN, trustAnchors: [X509Certificate], checkRevocation: Bool = true,
+        localRevocationLists: [CertificateRevocationList] = []
+    ) {
         self.name = name
         self.nameCheck = nameCheck
         self.trustAnchors = trustAnchors
         self.checkRevocation = checkRevocation
+        self.localRevocationLists = localRevocationLists
     }
 }
 
@@ -90,43 +98,57 @@ public struct PeerValidator: Sendable {
         } else if chainFailure != nil {
             checks.append(.skipped(.revoked, because: "the chain of trust is not verified, so no CRL signature can be"))
         } else {
-            checks.append(contentsOf: await revocationChecks(chain, anchors: expectation.trustAnchors))
+            checks.append(contentsOf: await revocationChecks(chain, anchors: expectation.trustAnchors, local: expectation.localRevocationLists))
         }
         return PeerVerdict(checks: checks, certificate: leaf)
     }
 
-    /// Each certificate of the chain that names a distribution point is checked against its
-    /// issuer's CRL (`X509_V_FLAG_CRL_CHECK`, with that certificate as the target).
-    func revocationChecks(_ chain: [X509Certificate], anchors: [X509Certificate]) async -> [CheckResult] {
+    /// Each certificate of the chain is checked against its issuer's CRL
+    /// (`X509_V_FLAG_CRL_CHECK`, with that certificate as the target): fetched from its
+    /// distribution points when it names any, else the newest local CRL of its issuer, if
+    /// one was given. A local CRL past its nextUpdate is no CRL: crl-unreachable.
+    func revocationChecks(_ chain: [X509Certificate], anchors: [X509Certificate], local: [CertificateRevocationList] = []) async -> [CheckResult] {
         var revoked: CheckResult?
         var unreachable: [String] = []
         var checked: [String] = []
+        let now = now()
         for (index, certificate) in chain.enumerated() where !certificate.isSelfSigned {
             let urls = certificate.crlDistributionPoints
-            guard !urls.isEmpty else { continue }
-            guard let crlSource else {
-                unreachable.append("no CRL source for \(urls[0])")
-                continue
-            }
             let crl: CertificateRevocationList
-            do {
-                crl = try await crlSource.firstRevocationList(of: urls)
-            } catch {
-                unreachable.append(error.reason)
-                continue
+            let source: String
+            if urls.isEmpty {
+                guard let localCRL = CertificateRevocationList.newest(coveringIssuerOf: certificate, in: local) else { continue }
+                source = localCRL.file ?? "the local CRL of \(localCRL.issuer.description)"
+                guard !localCRL.isOutOfDate(at: now) else {
+                    unreachable.append(CertificateChecker.outOfDate(localCRL, file: source))
+                    continue
+                }
+                crl = localCRL
+            } else {
+                guard let crlSource else {
+                    unreachable.append("no CRL source for \(urls[0])")
+                    continue
+                }
+                do {
+                    crl = try await crlSource.firstRevocationList(of: urls)
+                } catch {
+                    unreachable.append(error.reason)
+                    continue
+                }
+                source = urls[0]
             }
             let verifier = X509Verifier(anchors: anchors, intermediates: Array(chain.dropFirst(index + 1)))
             switch verifier.verify(certificate, mode: .revocation([crl])) {
             case nil:
-                checked.append(urls[0])
+                checked.append(source)
             case let failure? where failure.isRevocation:
-                revoked = revoked ?? .failed(.revoked, detail: "\(certificate.subject.description), serial \(certificate.serialNumber), is listed by \(urls[0])")
+                revoked = revoked ?? .failed(.revoked, detail: "\(certificate.subject.description), serial \(certificate.serialNumber), is listed by \(source)")
             case let failure?:
-                unreachable.append("\(urls[0]): \(failure.reason)")
+                unreachable.append("\(source): \(failure.reason)")
             }
         }
         let revocation: CheckResult = revoked ?? (unreachable.isEmpty
-            ? .passed(.revoked, detail: checked.isEmpty ? "no certificate of the chain names a CRL" : nil)
+            ? .passed(.revoked, detail: checked.isEmpty ? "no certificate of the chain names a CRL distribution point or has a local CRL" : "checked against \(checked.joined(separator: ", "))")
             : .skipped(.revoked, because: "no current CRL"))
         let reachability: CheckResult = unreachable.isEmpty
             ? .passed(.crlUnreachable, detail: checked.isEmpty ? nil : checked.joined(separator: ", "))

@@ -73,15 +73,20 @@ public struct LinkFactory: Sendable {
         }
 
         let anchors: [X509Certificate]
+        var localCRLs: [CertificateRevocationList] = []
         if let trustName = partner.trust {
-            anchors = store.trustBundle(named: trustName)?.certificates ?? []
+            let bundle = store.trustBundle(named: trustName)
+            anchors = bundle?.certificates ?? []
+            localCRLs = bundle?.revocationLists ?? []
         } else {
             anchors = (try? X509Certificate.certificates(from: Array(Data(contentsOf: URL(fileURLWithPath: Self.systemTrustFile))))) ?? []
         }
         let serverName = partner.serverName ?? destination.host
         let policy = PeerPolicy(
             policy: appliance.validation,
-            expectation: PeerExpectation(name: serverName, nameCheck: PeerExpectation.NameCheck(rawValue: partner.nameCheck.rawValue) ?? .sanThenCN, trustAnchors: anchors),
+            expectation: PeerExpectation(
+                name: serverName, nameCheck: PeerExpectation.NameCheck(rawValue: partner.nameCheck.rawValue) ?? .sanThenCN,
+                trustAnchors: anchors, localRevocationLists: localCRLs),
             validator: PeerValidator(crlSource: crlSource))
         let linkLogger = logger
         let connector = LinkConnector(

@@ -80,7 +80,7 @@ public struct StoreLoader: Sendable {
 
         let store = await CertificateStore.load(
             entries: entries,
-            trust: config.store.trust.map { (name: $0.name, file: $0.file) },
+            trust: config.store.trust.map { CertificateStore.TrustFiles(name: $0.name, file: $0.file, crl: $0.crl) },
             crlSource: crlCache)
 
         for item in store.items {
@@ -91,12 +91,24 @@ public struct StoreLoader: Sendable {
             }
         }
         for bundle in store.trustBundles {
-            guard let problem = bundle.problem,
-                let location = config.store.trust.first(where: { $0.name == bundle.name })?.location
-            else { continue }
-            diagnostics.append(ConfigDiagnostic(location: location, message: "trust \(bundle.name): \(CertificateProblem.unreadable.message) (unreadable; \(problem))"))
+            guard let failure = bundle.failure, let entry = config.store.trust.first(where: { $0.name == bundle.name }) else { continue }
+            diagnostics.append(Self.diagnostic(bundle.name, failure, entry: entry))
         }
         return Outcome(store: store, diagnostics: diagnostics.sorted { $0.location < $1.location }, pendingSelfSigned: pending)
+    }
+
+    /// A trust bundle's problem, at its entry (or at its `crl:` for a problem of the CRLs):
+    /// `trust corp: <section-5 unreadable message> (unreadable; detail)` for a file that
+    /// cannot be read, `trust corp: detail` for a CRL no CA of the bundle signed.
+    static func diagnostic(_ name: String, _ problem: CertificateStore.TrustBundle.Problem, entry: TrustEntry) -> ConfigDiagnostic {
+        switch problem {
+        case .unreadable(let detail):
+            ConfigDiagnostic(location: entry.location, message: "trust \(name): \(CertificateProblem.unreadable.message) (unreadable; \(detail))")
+        case .unreadableRevocationList(let detail):
+            ConfigDiagnostic(location: entry.crlLocation ?? entry.location, message: "trust \(name): the crl: file is not a CRL in PEM or DER format (unreadable; \(detail))")
+        case .foreignRevocationList(let detail):
+            ConfigDiagnostic(location: entry.crlLocation ?? entry.location, message: "trust \(name): \(detail)")
+        }
     }
 
     /// `certificate sensor-1: <section-5 message> (code; detail)`

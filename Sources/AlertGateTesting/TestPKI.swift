@@ -210,13 +210,23 @@ public final class TestPKI: @unchecked Sendable {
         }
     }
 
-    /// Publishes the intermediate's CRL in DER at `url`, valid for `hours`.
-    public func writeCRL(to url: URL, hours: Int = 24) throws {
+    public enum CRLFormat: Sendable {
+        /// As CAs publish at a distribution point.
+        case der
+        /// As `openssl ca -gencrl` writes it; a trust bundle's `crl:` file may hold several.
+        case pem
+    }
+
+    /// Publishes the intermediate's CRL at `url` (DER unless told), valid for `hours`.
+    public func writeCRL(to url: URL, hours: Int = 24, format: CRLFormat = .der) throws {
         try lock.withLock {
             let pem = directory.appendingPathComponent("crl.pem").path
             try OpenSSLCLI.run(["ca", "-config", caConfig.path, "-gencrl", "-crlhours", "\(hours)", "-out", pem])
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try OpenSSLCLI.run(["crl", "-in", pem, "-outform", "DER", "-out", url.path])
+            switch format {
+            case .der: try OpenSSLCLI.run(["crl", "-in", pem, "-outform", "DER", "-out", url.path])
+            case .pem: try OpenSSLCLI.run(["crl", "-in", pem, "-outform", "PEM", "-out", url.path])
+            }
         }
     }
 

@@ -44,6 +44,24 @@ struct ConfigErrorTests {
             """, at: "3:10", #"store.watch: expected true or false, found "yes please""#)
     }
 
+    @Test func trustCRLMustBeAFilePath() {
+        let found = problems(in: """
+            store:
+              trust:
+                - name: corp
+                  file: ca/corp-chain.pem
+                  crl: [ca/a.crl, ca/b.crl]
+                - name: lab
+                  file: ca/lab.pem
+                  crl: ""
+                  crls: ca/lab.crl
+            """)
+        #expect(found.count == 3, "\(found)")
+        expectProblem(found[0], at: "5:12", "store.trust[0] (corp).crl: expected a file path, found a list")
+        expectProblem(found[1], at: "8:12", "store.trust[1] (lab).crl: must not be empty")
+        expectProblem(found[2], at: "9:7", #"unknown key "crls" in store.trust[1] (lab); expected one of: name, file, crl"#)
+    }
+
     @Test func listWhereAMappingBelongsAndTheOtherWayRound() {
         let found = problems(in: """
             gateway: [data]

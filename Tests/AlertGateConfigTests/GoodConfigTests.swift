@@ -23,6 +23,7 @@ private let sampleConfig = """
       trust:
         - name: corp
           file: ca/corp-chain.pem
+          crl: ca/corp.crl.pem              # CRLs of the bundle's CAs, for air-gapped networks
         - name: pinned
           file: /etc/ssl/pinned.pem
       certificates:
@@ -142,11 +143,15 @@ struct GoodConfigTests {
         #expect(store.trust.map(\.file) == ["/srv/alertgate/certs/ca/corp-chain.pem", "/etc/ssl/pinned.pem"])
         #expect(store.trust[0].location == position(of: "name: corp", in: sampleConfig))
         #expect(store.trust[0].fileLocation == position(of: "ca/corp-chain.pem", in: sampleConfig))
+        // crl: is relative to store.dir like file:, and optional.
+        #expect(store.trust.map(\.crl) == ["/srv/alertgate/certs/ca/corp.crl.pem", nil])
+        #expect(store.trust[0].crlLocation == position(of: "ca/corp.crl.pem", in: sampleConfig))
+        #expect(store.trust[1].crlLocation == nil)
     }
 
     @Test func certificateFromFiles() throws {
         let entry = try #require(config.certificate(named: "sensor-1"))
-        #expect(entry.location == AlertGateConfig.SourceLocation(line: 22, column: 7))  // its mapping: `name:` after "- "
+        #expect(entry.location == AlertGateConfig.SourceLocation(line: 23, column: 7))  // its mapping: `name:` after "- "
         guard case .files(let files) = entry.source else {
             Issue.record("sensor-1 should come from files, got \(entry.source)")
             return

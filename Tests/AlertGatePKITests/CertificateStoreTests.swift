@@ -20,7 +20,7 @@ import Testing
         let third = try pki.issue("c", commonName: "console.contoso.com")
         let store = await CertificateStore.load(
             entries: [entry("sensor-a", first), entry("sensor-b", second), entry("console", third)],
-            trust: [(name: "corp", file: pki.chainFile.path)],
+            trust: [.init(name: "corp", file: pki.chainFile.path)],
             crlSource: nil)
         #expect(store.item(named: "sensor-a")?.isValid == true)
         #expect(store.item(named: "console")?.isValid == true)
@@ -33,7 +33,7 @@ import Testing
 
     @Test func trustBundlesAnchorCertificatesWithoutAChainFile() async throws {
         let issued = try pki.issue("sensor", commonName: "sensor.contoso.com")
-        let anchored = await CertificateStore.load(entries: [entry("sensor", issued)], trust: [(name: "corp", file: pki.chainFile.path)], crlSource: nil)
+        let anchored = await CertificateStore.load(entries: [entry("sensor", issued)], trust: [.init(name: "corp", file: pki.chainFile.path)], crlSource: nil)
         #expect(anchored.isValid)
         #expect(anchored.trustBundle(named: "corp")?.certificates.count == 2)
 
@@ -43,7 +43,7 @@ import Testing
 
     @Test func anUnreadableTrustBundleIsReportedByName() async throws {
         let missing = pki.directory.appendingPathComponent("nope.pem").path
-        let store = await CertificateStore.load(entries: [], trust: [(name: "corp", file: missing)], crlSource: nil)
+        let store = await CertificateStore.load(entries: [], trust: [.init(name: "corp", file: missing)], crlSource: nil)
         #expect(!store.isValid)
         #expect(store.trustBundle(named: "corp")?.problem?.contains(missing) == true)
     }

@@ -20,12 +20,12 @@ import Testing
         folder = try pki.gatewayFolder()
     }
 
-    func factory(port: Int, validation: ValidationPolicy, metrics: TestMetrics) async throws -> LinkFactory {
+    func factory(port: Int, validation: ValidationPolicy, metrics: TestMetrics, trustCRL: String? = nil) async throws -> LinkFactory {
         let path = folder.appendingPathComponent("config.yaml")
         try """
             store:
               dir: certs
-              trust: [{ name: corp, file: chain.pem }]
+              trust: [{ name: corp, file: chain.pem\(trustCRL.map { ", crl: \($0)" } ?? "") }]
               certificates:
                 - { name: sensor-1, cert: sensor-1.crt, key: sensor-1.key, chain: chain.pem }
             appliances:
@@ -77,6 +77,68 @@ import Testing
         #expect(server.syslogFrames.isEmpty)
         let counter = try metrics.expectCounter("alertgate_handshake_failures_total", [("appliance", "sensor-1"), ("partner", "qradar"), ("check", "name-mismatch")])
         #expect(counter.totalValue == 1)
+    }
+
+    // MARK: A trust bundle's crl: file
+
+    /// A partner certificate without a CRL distribution point, and the CA's CRL written to
+    /// `certs/corp.crl.pem`, after revoking the partner if `revoked`.
+    func partnerWithoutDistributionPoint(revoked: Bool) async throws -> OpenSSLServer {
+        let partner = try pki.issue("partner", commonName: "siem.contoso.com")
+        if revoked { try pki.revoke(partner) }
+        try pki.writeCRL(to: folder.appendingPathComponent("certs/corp.crl.pem"), format: .pem)
+        return try await OpenSSLServer(certificate: partner.certificate, key: partner.key, chain: pki.chainFile, clientCA: pki.rootCertificate, mode: .sink)
+    }
+
+    @Test func requiredRefusesAPartnerRevokedByTheTrustBundlesCRLFile() async throws {
+        let server = try await partnerWithoutDistributionPoint(revoked: true)
+        let metrics = TestMetrics()
+        let (link, plugin) = try await factory(port: server.port, validation: .required, metrics: metrics, trustCRL: "corp.crl.pem")
+            .link(appliance: "sensor-1", partner: "qradar")
+        let sender = plugin.makeSender(for: link)
+        let report = await sender.send([alert])
+        guard case .retry(_, let reason) = report.outcome else {
+            Issue.record("expected a retry, got \(report.outcome)")
+            return
+        }
+        #expect(reason.check == "revoked")
+        #expect(reason.message.hasPrefix("This certificate has been revoked by the CRL and can't be trusted for a secure connection"))
+        // The detail names the CRL file, where a fetched CRL names its URL.
+        #expect(reason.message.contains("CN=siem.contoso.com"))
+        #expect(reason.message.contains("is listed by \(folder.appendingPathComponent("certs/corp.crl.pem").path)"))
+        #expect(server.syslogFrames.isEmpty)
+        let counter = try metrics.expectCounter("alertgate_handshake_failures_total", [("appliance", "sensor-1"), ("partner", "qradar"), ("check", "revoked")])
+        #expect(counter.totalValue == 1)
+    }
+
+    @Test func requiredDeliversToAPartnerTheCRLFileDoesNotList() async throws {
+        let server = try await partnerWithoutDistributionPoint(revoked: false)
+        let (link, plugin) = try await factory(port: server.port, validation: .required, metrics: TestMetrics(), trustCRL: "corp.crl.pem")
+            .link(appliance: "sensor-1", partner: "qradar")
+        let sender = plugin.makeSender(for: link)
+        let report = await sender.send([alert])
+        await sender.close()
+        #expect(report.outcome == .delivered)
+        #expect(server.syslogFrames.count == 1)
+    }
+
+    @Test func aCRLFileOfAnotherCAIsReportedAtItsConfigLine() async throws {
+        let other = try TestPKI(name: "Other")
+        try other.writeCRL(to: folder.appendingPathComponent("certs/other.crl.pem"), format: .pem)
+        let path = folder.appendingPathComponent("config.yaml")
+        try """
+            store:
+              dir: certs
+              trust:
+                - name: corp
+                  file: chain.pem
+                  crl: other.crl.pem
+
+            """.write(to: path, atomically: true, encoding: .utf8)
+        let loaded = try await ConfigValidation(path: path.path, knownTransports: ["syslog-tls"]).run(selfSigned: .readOnly).get()
+        let rendered = loaded.store.diagnostics.map { $0.rendered(path: "config.yaml") }
+        let crlPath = folder.appendingPathComponent("certs/other.crl.pem").path
+        #expect(rendered == ["config.yaml:6:12: trust corp: \(crlPath): the CRL issued by C=US, O=Other PKI, CN=Other Issuing CA is not from a CA of this bundle (\(folder.appendingPathComponent("certs/chain.pem").path))"])
     }
 
     @Test func anUnknownPartnerOrApplianceIsNamed() async throws {
