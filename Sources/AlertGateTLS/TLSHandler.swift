@@ -38,8 +38,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Promises of plaintext encrypted since the last ciphertext write.
     private var unflushedPromises: [EventLoopPromise<Void>] = []
     private var closePromise: EventLoopPromise<Void>?
-    /// The peer closed while it was being checked (server role): its records are delivered
-    /// once it is accepted, and only then does the channel go inactive for the handlers above.
+    /// The peer closed its side while it was being checked (a channel that allows half
+    /// closure): the handlers above hear of it only after its records were delivered.
     private var inputEnded = false
     private var scheduledClose: Scheduled<Void>?
 
@@ -89,13 +89,6 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        if case .checkingPeer = state, case .server = tlsContext.configuration.role {
-            // A one-shot sender (send, close) finishes before its certificate is checked:
-            // what it sent waits in OpenSSL's input for the verdict instead of being lost.
-            inputEnded = true
-            failPendingWrites(ChannelError.ioOnClosedChannel)
-            return
-        }
         let previous = state
         state = .closed
         scheduledClose?.cancel()
@@ -184,9 +177,6 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     self.becomeActive(peer, verdict: verdict, context: context)
                 case .refuse(let verdict):
                     self.fail(context: context, TLSError.peerRefused(verdict))
-                    if self.inputEnded {
-                        context.fireChannelInactive()
-                    }
                 }
             }
     }
@@ -211,10 +201,29 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelReadComplete()
         }
         if inputEnded {
-            state = .closed
-            context.fireChannelReadComplete()
-            context.fireChannelInactive()
+            inputEnded = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         }
+    }
+
+    /// A one-shot sender (send, then close) may finish before its certificate is checked:
+    /// with half closure allowed, what it sent waits in OpenSSL's input for the verdict,
+    /// and the end of its input is passed on after it.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            switch state {
+            case .checkingPeer:
+                inputEnded = true
+                return
+            case .handshaking:
+                // Everything it sent was fed to the handshake, which still wants more.
+                fail(context: context, TLSError.closedDuringHandshake)
+                return
+            case .idle, .active, .closing, .closed:
+                break
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     private func readRecords(context: ChannelHandlerContext) {

@@ -33,6 +33,8 @@ import Testing
             return peer.chain.isEmpty ? .accept(nil) : await policy.decide(peer)
         }
         return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            // As the syslog listeners do: a sender's close ends its input, not the connection.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(TLSHandler(context: context, peerCheck: check))
