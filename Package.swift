@@ -166,6 +166,15 @@ let package = Package(
         ),
         .testTarget(name: "AlertGateIngestTests", dependencies: ["AlertGateIngest", "AlertGateCore", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
+            name: "AlertGateListenersTests",
+            dependencies: [
+                "AlertGateListeners", "AlertGateCore", "AlertGateConfig", "AlertGatePKI", "AlertGateTLS", "AlertGateTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(
             name: "AlertGateSpoolTests",
             dependencies: ["AlertGateSpool", "AlertGateCore"]
         ),

@@ -103,7 +103,7 @@ final class ListenerHarness: Sendable {
         let gateway = try pki.issue(serverName, commonName: serverName)
         return await CertificateStore.load(
             entries: [.init(name: "gateway", files: CertificateFiles(certificate: gateway.certificate.path, key: gateway.key.path, chain: pki.chainFile.path))],
-            trust: [(name: "corp", file: pki.chainFile.path)],
+            trust: [.init(name: "corp", file: pki.chainFile.path)],
             crlSource: nil)
     }
 
