@@ -109,6 +109,7 @@ public struct LogSection: Sendable, Hashable {
 
 public struct SpoolSection: Sendable, Hashable {
     public static let defaultMaxSize = 1 << 30
+    public static let minimumSize = 1 << 20
 
     /// Disk quota of the spool, in bytes.
     public var maxSize: Int

@@ -85,7 +85,12 @@ extension ConfigDecoder {
         }
         if let spool = section(mapping["spool"], allowedKeys: ConfigKeys.spool),
            let field = spool.value("max_size"), let bytes = size(field) {
-            gateway.spool.maxSize = bytes
+            if bytes < SpoolSection.minimumSize {
+                // One read burst of a syslog connection is stored whole: it must fit.
+                report("gateway.spool.max_size must be at least 1MiB (a listener stores up to a read's worth of alerts at once)", at: field.valueLocation)
+            } else {
+                gateway.spool.maxSize = bytes
+            }
         }
         return gateway
     }

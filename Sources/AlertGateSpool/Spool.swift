@@ -49,7 +49,10 @@ public final class Spool: Sendable {
     public func queue(for key: Key) throws(SpoolError) -> SpoolQueue {
         if let queue = queues.withLock({ $0[key] }) { return queue }
         let folder = directory.appendingPathComponent(Self.folderName(key.partner)).appendingPathComponent(Self.folderName(key.appliance))
-        let opened = try SpoolQueue(name: key.description, directory: folder, budget: budget)
+        // Segments of at most a sixteenth of the quota: acknowledged ones are deleted whole,
+        // so a small quota frees in small steps.
+        let segmentSize = max(4 << 10, min(64 << 20, budget.quota / 16))
+        let opened = try SpoolQueue(name: key.description, directory: folder, budget: budget, segmentSize: segmentSize)
         return queues.withLock { queues in
             if let existing = queues[key] { return existing }
             queues[key] = opened

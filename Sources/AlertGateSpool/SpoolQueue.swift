@@ -290,6 +290,15 @@ public actor SpoolQueue {
         } catch {
             throw .io(queue: name, operation: error.operation, reason: error.reason)
         }
+        // Everything accepted: the current segment goes too, and the next append starts a
+        // new one, so a quota smaller than a segment is freed as well.
+        // (Not while a write to it is on its way.)
+        if depth == 0, !flushing, let current {
+            self.current = nil
+            segments[current.firstSequence] = nil
+            budget.release(segmentSizes.removeValue(forKey: current.firstSequence) ?? 0)
+            try? FileManager.default.removeItem(atPath: Self.segmentPath(directory, current.firstSequence))
+        }
         // A segment is done once the next one starts at or before the cursor's next record.
         let starts = segments.keys.sorted()
         for (position, start) in starts.enumerated() where position + 1 < starts.count {

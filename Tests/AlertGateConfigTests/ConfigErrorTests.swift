@@ -223,6 +223,14 @@ struct ConfigErrorTests {
             """, at: "3:15", #"gateway.spool.max_size: expected a size such as 64KiB, 1MiB, 1GiB or a number of bytes, found "1GB""#)
     }
 
+    @Test func aSpoolTooSmallForOneReadIsRefused() {
+        expectOnlyProblem(in: """
+            gateway:
+              spool:
+                max_size: 64KiB
+            """, at: "3:15", "gateway.spool.max_size must be at least 1MiB")
+    }
+
     @Test func badEnumValueListsTheAllowedOnes() {
         expectOnlyProblem(in: """
             partners:
