@@ -5,16 +5,42 @@ SWIFT        ?= swift
 CONFIG       ?= config.yaml
 APT_PACKAGES := pkg-config libssl-dev openssl libnghttp2-dev nghttp2-server nghttp2-client python3
 
-.PHONY: run test deps build release clean
+.PHONY: run lab-certs test deps build release clean
+
+# `make run` also starts two lab partners on loopback for the shipped config.yaml (a
+# syslog-over-TLS receiver as local-siem, nghttpd as local-hec), so alerts and
+# `alertgate send-test local-siem` arrive somewhere: data/lab/local-siem.log. LAB=0 skips them.
+LAB          ?= 1
+LAB_DIR      := data/lab
 
 run: release
+	@if [ "$(LAB)" = 1 ]; then $(MAKE) -s lab-certs; fi
+	@set -e; pids=""; \
+	if [ "$(LAB)" = 1 ]; then \
+	  python3 tools/lab-partner.py 127.0.0.1:16514 $(LAB_DIR)/siem.crt $(LAB_DIR)/siem.key $(LAB_DIR)/local-siem.log > $(LAB_DIR)/local-siem.out 2>&1 & pids="$$pids $$!"; \
+	  nghttpd -a 127.0.0.1 --echo-upload 18088 $(LAB_DIR)/hec.key $(LAB_DIR)/hec.crt > $(LAB_DIR)/local-hec.out 2>&1 & pids="$$pids $$!"; \
+	  echo "lab partners: local-siem on 127.0.0.1:16514 (messages in $(LAB_DIR)/local-siem.log), local-hec on 127.0.0.1:18088"; \
+	fi; \
+	trap 'kill $$pids 2>/dev/null || true' EXIT INT TERM; \
 	.build/release/alertgate run --config $(CONFIG)
 
-# The TLS and HTTP/2 code holds raw OpenSSL and nghttp2 pointers: its tests run a second
-# time under AddressSanitizer (use after free, overflows), in a build folder of their own.
+# Self-signed lab certificates for the lab partners (their names are the shipped config's
+# server_name values; its appliance sensor-1 has validation: none for them).
+lab-certs:
+	@mkdir -p $(LAB_DIR)
+	@for name in siem hec; do \
+	  [ -f $(LAB_DIR)/$$name.crt ] || openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 365 \
+	    -keyout $(LAB_DIR)/$$name.key -out $(LAB_DIR)/$$name.crt -subj "/CN=$$name.local" \
+	    -addext "subjectAltName=DNS:$$name.local" 2>/dev/null; \
+	done
+
+# The TLS and HTTP/2 code holds raw OpenSSL and nghttp2 pointers, the spool and the
+# listeners read bytes in place: their tests, and the end-to-end ones against the
+# sanitized binary, run a second time under AddressSanitizer (use after free,
+# overflows), in a build folder of their own.
 # LeakSanitizer stays off: it reports thousands of false leaks in Foundation's Process,
 # Pipe and file reading (the tests' process tooling), none in our modules.
-ASAN_TESTS   := AlertGateTLSTests|HTTP2TransportTests|OutboundCommandTests
+ASAN_TESTS   := AlertGateTLSTests|HTTP2TransportTests|OutboundCommandTests|AlertGateListenersTests|AlertGateSpoolTests|GatewayTests
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -15,9 +15,10 @@
 #   ALERTGATE_BIN               the binary (default <repo>/.build/release/alertgate; a
 #                               relative path is taken from where run.sh was started)
 #   ALERTGATE_BENCH_FORMAT      the partner format: cef | leef | json | rfc5424 (default:
-#                               rfc5424 in syslog-tls mode, json in http2 mode). The sink
+#                               cef in syslog-tls mode, json in http2 mode). The sink
 #                               counts an alert by the token seq=N that loadgen puts in the
-#                               CEF extension; the forwarded text must still carry it.
+#                               CEF extension: CEF gives the extension pairs back as sent,
+#                               JSON as the "extensions" string; rfc5424 text drops them.
 #   ALERTGATE_BENCH_ADMIN       HOST:PORT for the admin API (default: off)
 #   ALERTGATE_BENCH_NO_CHECK=1  skip `alertgate check-config` before starting
 #   ALERTGATE_BENCH_KEEP_DATA=1 keep $BENCH_RUNDIR/data (the spool) after stop
@@ -52,7 +53,7 @@ q() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 hostport() { case "$1" in *:*) printf '[%s]:%s' "$1" "$2" ;; *) printf '%s:%s' "$1" "$2" ;; esac; }
 
 write_config() {
-  local dest partner chain="" admin=""
+  local dest partner chain="" admin="" crl=""
   dest=$(hostport "$BENCH_DEST_ADDR" "$BENCH_DEST_PORT")
   case "$mode" in
     syslog-tls)
@@ -61,7 +62,7 @@ write_config() {
     endpoint: $(q "$dest")
     server_name: $(q "$BENCH_DEST_NAME")
     trust: bench
-    format: ${ALERTGATE_BENCH_FORMAT:-rfc5424}" ;;
+    format: ${ALERTGATE_BENCH_FORMAT:-cef}" ;;
     http2)
       partner="  - name: sink
     transport: http2
@@ -76,6 +77,10 @@ write_config() {
   # alertgate takes the first certificate of `cert` and sends the intermediates of `chain`.
   [ -f "$BENCH_CERT_DIR/int.crt" ] && chain="
       chain: $(q "$BENCH_CERT_DIR/int.crt")"
+  # The bench certificates name no CRL distribution point: the issuing CA's CRL is given
+  # as a local file, so every connection to the sink is checked against it.
+  [ -n "${BENCH_CRL:-}" ] && [ -f "$BENCH_CRL" ] && crl="
+      crl: $(q "$BENCH_CRL")"
   [ -n "${ALERTGATE_BENCH_ADMIN:-}" ] && admin="
   admin: $(q "$ALERTGATE_BENCH_ADMIN")"
   mkdir -p "$data"
@@ -92,7 +97,7 @@ store:
   watch: false
   trust:
     - name: bench
-      file: $(q "$BENCH_CA")
+      file: $(q "$BENCH_CA")$crl
   certificates:
     - name: sensor
       cert: $(q "$BENCH_CLIENT_CERT")

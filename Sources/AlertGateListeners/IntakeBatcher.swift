@@ -1,9 +1,10 @@
 import AlertGateCore
 
 /// The backpressure of one connection as a pure state machine: the alerts of one read
-/// burst go to the intake as one batch, and the channel reads no more while a batch is in
-/// flight, so that a full or slow spool pushes back on the sender through TCP instead of
-/// piling alerts up in memory.
+/// burst go to the intake as one batch, one batch at a time (in order). While a batch is
+/// being stored the channel reads ahead, up to `readAhead` alerts, so that parsing the
+/// next burst overlaps the spool's fsync; past that it reads no more, so that a full or
+/// slow spool pushes back on the sender through TCP instead of piling alerts up in memory.
 ///
 /// The handler feeds it events (alerts parsed, end of a read burst, `read()` asked for,
 /// the intake's answer) and does what it returns.
@@ -14,6 +15,12 @@ struct IntakeBatcher: Sendable {
     private(set) var inFlight = false
     /// A `read()` came while a batch was in flight and was held back.
     private var readHeld = false
+    /// How many alerts may be collected while a batch is in flight before reading stops.
+    let readAhead: Int
+
+    init(readAhead: Int = 1024) {
+        self.readAhead = readAhead
+    }
 
     mutating func collect(_ alert: Alert) {
         collected.append(alert)
@@ -32,16 +39,18 @@ struct IntakeBatcher: Sendable {
     }
 
     /// The pipeline asks to read: true passes it on, false holds it until the batch in
-    /// flight is stored.
+    /// flight is stored (when enough was read ahead meanwhile).
     mutating func mayRead() -> Bool {
-        guard inFlight else { return true }
+        guard inFlight, collected.count >= readAhead else { return true }
         readHeld = true
         return false
     }
 
     enum AfterStored: Equatable {
-        /// Alerts arrived meanwhile: hand them over (reading stays held).
+        /// Alerts arrived meanwhile: hand them over (a held read stays held).
         case submit([Alert])
+        /// Hand over what arrived meanwhile, and pass on the `read()` that was held.
+        case submitAndResume([Alert])
         /// Pass on the `read()` that was held.
         case resumeReading
         /// Nothing to do.
@@ -51,12 +60,16 @@ struct IntakeBatcher: Sendable {
     /// The batch in flight is stored.
     mutating func stored() -> AfterStored {
         inFlight = false
-        if let next = batchToSubmit() { return .submit(next) }
-        if readHeld {
-            readHeld = false
-            return .resumeReading
+        let next = batchToSubmit()
+        // Nothing in flight any more, or room to read ahead beside the next batch.
+        let resume = readHeld && (next == nil || collected.count < readAhead)
+        if resume { readHeld = false }
+        switch (next, resume) {
+        case (let batch?, true): return .submitAndResume(batch)
+        case (let batch?, false): return .submit(batch)
+        case (nil, true): return .resumeReading
+        case (nil, false): return .idle
         }
-        return .idle
     }
 
     /// The batch in flight was dropped (the intake failed): as `stored`, without the batch.

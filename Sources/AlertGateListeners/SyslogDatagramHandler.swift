@@ -111,6 +111,9 @@ final class SyslogDatagramHandler: ChannelDuplexHandler {
         switch next {
         case .submit(let batch):
             submit(batch, context: context)
+        case .submitAndResume(let batch):
+            submit(batch, context: context)
+            if !stopping { context.read() }
         case .resumeReading:
             if !stopping { context.read() }
         case .idle:

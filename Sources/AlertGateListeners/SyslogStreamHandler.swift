@@ -211,6 +211,9 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
         switch next {
         case .submit(let batch):
             submit(batch, context: context)
+        case .submitAndResume(let batch):
+            submit(batch, context: context)
+            if !quiescing, !dropping, isActive { context.read() }
         case .resumeReading:
             if !quiescing, !dropping, isActive { context.read() }
         case .idle:

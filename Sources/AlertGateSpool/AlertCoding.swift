@@ -4,25 +4,44 @@ import Foundation
 /// The spool's binary form of an alert: a version byte, then each field as a tag-free,
 /// length-prefixed UTF-8 string in a fixed order (absent optionals as length 0xFFFF_FFFF),
 /// times as milliseconds since 1970. Compact and fast; a new field means a new version.
+extension Severity {
+    /// The severity's byte in a record: its place in `allCases`.
+    var codingIndex: UInt8 {
+        switch self {
+        case .warning: 0
+        case .minor: 1
+        case .major: 2
+        case .critical: 3
+        }
+    }
+}
+
 enum AlertCoding {
     /// 2 added `extensions`; records of version 1 are still read.
     static let version: UInt8 = 2
     private static let absent = UInt32.max
 
+    /// Field by field, without arrays of fields or byte-by-byte copies: every alert a
+    /// listener accepts is encoded once per partner, on the ingest path.
     static func encode(_ alert: Alert, into bytes: inout [UInt8]) {
         bytes.append(version)
         append(UInt64(bitPattern: Int64((alert.receivedAt.timeIntervalSince1970 * 1000).rounded())), to: &bytes)
         append(alert.time.map { UInt64(bitPattern: Int64(($0.timeIntervalSince1970 * 1000).rounded())) } ?? UInt64.max, to: &bytes)
-        bytes.append(UInt8(Severity.allCases.firstIndex(of: alert.severity)!))
-        for field in [alert.id, alert.title, alert.appliance] {
-            append(field, to: &bytes)
-        }
-        for field in [
-            alert.message, alert.protocolName, alert.engine, alert.sensor, alert.sourceIP, alert.destinationIP,
-            alert.sourceMAC, alert.destinationMAC, alert.category, alert.raw, alert.extensions,
-        ] {
-            append(field, to: &bytes)
-        }
+        bytes.append(alert.severity.codingIndex)
+        append(alert.id, to: &bytes)
+        append(alert.title, to: &bytes)
+        append(alert.appliance, to: &bytes)
+        append(alert.message, to: &bytes)
+        append(alert.protocolName, to: &bytes)
+        append(alert.engine, to: &bytes)
+        append(alert.sensor, to: &bytes)
+        append(alert.sourceIP, to: &bytes)
+        append(alert.destinationIP, to: &bytes)
+        append(alert.sourceMAC, to: &bytes)
+        append(alert.destinationMAC, to: &bytes)
+        append(alert.category, to: &bytes)
+        append(alert.raw, to: &bytes)
+        append(alert.extensions, to: &bytes)
     }
 
     static func decode(_ bytes: ArraySlice<UInt8>) -> Alert? {
@@ -59,7 +78,10 @@ enum AlertCoding {
         }
         let utf8 = value.utf8
         withUnsafeBytes(of: UInt32(utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: utf8)
+        // One memcpy for a native string; element by element only for a bridged one.
+        if utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+            bytes.append(contentsOf: utf8)
+        }
     }
 
     private struct Reader {

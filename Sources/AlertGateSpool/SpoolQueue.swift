@@ -24,12 +24,20 @@ public actor SpoolQueue {
         public var alert: Alert
     }
 
+    /// Where a record is on disk: small, one per unacknowledged alert (a backlog of
+    /// millions must not hold their alerts in memory).
     private struct Location {
         var segment: UInt64
         var offset: Int
+        /// The payload's length; -1 for a record a damaged segment lost.
         var length: Int
-        /// The alert itself while the memory limit allows.
-        var alert: Alert?
+    }
+
+    /// A recently appended alert kept in memory, while the memory limit allows.
+    private struct Cached {
+        var sequence: UInt64
+        var alert: Alert
+        var length: Int
     }
 
     private struct PendingBatch {
@@ -51,6 +59,9 @@ public actor SpoolQueue {
     private var index: [Location] = []
     private var indexStart = 0
     private var nextSequence: UInt64
+    /// In sequence order; `cache[cacheHead...]` are the live ones.
+    private var cache: [Cached] = []
+    private var cacheHead = 0
     private var cachedBytes = 0
     private var pending: [PendingBatch] = []
     private var flushing = false
@@ -66,7 +77,7 @@ public actor SpoolQueue {
 
     /// Opens (creating if needed) the queue in `directory`, recovering what a crash left;
     /// the bytes already on disk count against `budget`.
-    public init(name: String, directory: URL, budget: SpoolBudget, segmentSize: Int = 64 << 20, memoryLimit: Int = 8 << 20) throws(SpoolError) {
+    public init(name: String, directory: URL, budget: SpoolBudget, segmentSize: Int = 64 << 20, memoryLimit: Int = 2 << 20) throws(SpoolError) {
         self.name = name
         self.directory = directory
         self.budget = budget
@@ -175,11 +186,15 @@ public actor SpoolQueue {
                 var recordOffset = offset
                 for batch in batches {
                     let first = nextSequence
+                    var sequence = first
                     for (alert, length) in zip(batch.records.alerts, batch.records.lengths) {
-                        let cache = cachedBytes + length <= memoryLimit
-                        if cache { cachedBytes += length }
-                        index.append(Location(segment: segment.firstSequence, offset: recordOffset, length: length, alert: cache ? alert : nil))
+                        if cachedBytes + length <= memoryLimit {
+                            cachedBytes += length
+                            cache.append(Cached(sequence: sequence, alert: alert, length: length))
+                        }
+                        index.append(Location(segment: segment.firstSequence, offset: recordOffset, length: length))
                         recordOffset += SpoolRecords.headerSize + length
+                        sequence += 1
                     }
                     nextSequence += UInt64(batch.records.count)
                     batch.continuation.resume(returning: first...(nextSequence - 1))
@@ -221,25 +236,60 @@ public actor SpoolQueue {
         var position = indexStart + Int(max(sequence + 1, firstIndexed) - firstIndexed)
         var result: [Entry] = []
         result.reserveCapacity(min(limit, max(0, index.count - position)))
+        // The first cached alert at or after the first position asked for.
+        var cached = cacheLowerBound(firstIndexed + UInt64(position - indexStart))
         while position < index.count, result.count < limit {
             let location = index[position]
             let entrySequence = firstIndexed + UInt64(position - indexStart)
-            position += 1
-            if let alert = location.alert {
-                result.append(Entry(sequence: entrySequence, alert: alert))
+            if cached < cache.count, cache[cached].sequence == entrySequence {
+                result.append(Entry(sequence: entrySequence, alert: cache[cached].alert))
+                cached += 1
+                position += 1
                 continue
             }
-            guard location.length >= 0, let segment = segments[location.segment] else { continue }
+            guard location.length >= 0, let segment = segments[location.segment] else {
+                position += 1
+                continue
+            }
+            // A backlog beyond the memory limit: the run of records that follow on disk in
+            // this segment is read with one pread, then decoded.
+            var end = position + 1
+            let nextCached = cached < cache.count ? cache[cached].sequence : UInt64.max
+            while end < index.count, end - position < limit - result.count,
+                firstIndexed + UInt64(end - indexStart) < nextCached,
+                index[end].segment == location.segment, index[end].length >= 0
+            {
+                end += 1
+            }
+            let last = index[end - 1]
+            let first = location.offset
+            let bytes: [UInt8]
             do {
-                let bytes = try segment.read(offset: location.offset + SpoolRecords.headerSize, count: location.length)
-                if let alert = AlertCoding.decode(bytes[...]) {
-                    result.append(Entry(sequence: entrySequence, alert: alert))
-                }
+                bytes = try segment.read(offset: first, count: last.offset + SpoolRecords.headerSize + last.length - first)
             } catch {
                 throw .io(queue: name, operation: error.operation, reason: error.reason)
             }
+            for run in position..<end {
+                let record = index[run]
+                let start = record.offset - first + SpoolRecords.headerSize
+                if let alert = AlertCoding.decode(bytes[start..<(start + record.length)]) {
+                    result.append(Entry(sequence: firstIndexed + UInt64(run - indexStart), alert: alert))
+                }
+            }
+            position = end
         }
         return result
+    }
+
+    /// The position in `cache` of the first live alert whose sequence is `sequence` or later.
+    private func cacheLowerBound(_ sequence: UInt64) -> Int {
+        var low = cacheHead
+        var high = cache.count
+        while low < high {
+            let middle = (low + high) / 2
+            if cache[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// Returns once the queue holds a record after `sequence` (at once if it already
@@ -277,8 +327,13 @@ public actor SpoolQueue {
         let sequence = min(sequence, lastSequence)
         guard sequence > cursor.sequence else { return }
         let removed = Int(sequence - cursor.sequence)
-        for position in indexStart..<(indexStart + removed) where index[position].alert != nil && index[position].length > 0 {
-            cachedBytes -= index[position].length
+        while cacheHead < cache.count, cache[cacheHead].sequence <= sequence {
+            cachedBytes -= cache[cacheHead].length
+            cacheHead += 1
+        }
+        if cacheHead > 1024, cacheHead * 2 > cache.count {
+            cache.removeFirst(cacheHead)
+            cacheHead = 0
         }
         indexStart += removed
         if indexStart > 4096, indexStart * 2 > index.count {
@@ -339,7 +394,7 @@ public actor SpoolQueue {
                 // Records lost between segments (a corrupted record cut the one before):
                 // their places stay empty, so sequence numbers keep matching positions.
                 for _ in next..<start {
-                    recovered.index.append(Location(segment: start, offset: 0, length: -1, alert: nil))
+                    recovered.index.append(Location(segment: start, offset: 0, length: -1))
                 }
                 recovered.lost.append(next...(start - 1))
                 next = start
@@ -353,7 +408,7 @@ public actor SpoolQueue {
                 let end = offset + SpoolRecords.headerSize + payloadLength
                 guard end <= bytes.count, CRC32.checksum(bytes[(offset + SpoolRecords.headerSize)..<end]) == checksum else { break }
                 if sequence > acknowledged {
-                    recovered.index.append(Location(segment: start, offset: offset, length: payloadLength, alert: nil))
+                    recovered.index.append(Location(segment: start, offset: offset, length: payloadLength))
                 }
                 sequence += 1
                 offset = end

@@ -23,24 +23,26 @@ public struct SpoolRecords: Sendable {
         lengths = []
         lengths.reserveCapacity(alerts.count)
         bytes.reserveCapacity(alerts.count * 320)
-        var payload: [UInt8] = []
-        payload.reserveCapacity(512)
         for alert in alerts {
-            payload.removeAll(keepingCapacity: true)
-            AlertCoding.encode(alert, into: &payload)
-            Self.appendRecord(payload, to: &bytes)
-            lengths.append(payload.count)
+            // Encoded in place after a header that is filled in once the length is known.
+            let start = bytes.count
+            bytes.append(contentsOf: Self.emptyHeader)
+            AlertCoding.encode(alert, into: &bytes)
+            let length = bytes.count - start - Self.headerSize
+            bytes.withUnsafeMutableBytes { raw in
+                let checksum = CRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[(start + Self.headerSize)...]))
+                raw.storeBytes(of: UInt32(length).littleEndian, toByteOffset: start, as: UInt32.self)
+                raw.storeBytes(of: checksum.littleEndian, toByteOffset: start + 4, as: UInt32.self)
+            }
+            lengths.append(length)
         }
     }
+
+    private static let emptyHeader = [UInt8](repeating: 0, count: headerSize)
 
     public var count: Int { alerts.count }
     public var isEmpty: Bool { alerts.isEmpty }
     /// What the records take on disk.
     public var byteCount: Int { bytes.count }
 
-    static func appendRecord(_ payload: [UInt8], to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: UInt32(payload.count).littleEndian) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: CRC32.checksum(payload).littleEndian) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: payload)
-    }
 }

@@ -10,7 +10,7 @@ import Testing
     }
 
     @Test func aBurstIsOneBatchAndReadingWaitsForIt() {
-        var batcher = IntakeBatcher()
+        var batcher = IntakeBatcher(readAhead: 0)
         let readBefore = batcher.mayRead()
         #expect(readBefore)
         batcher.collect(alert("1"))
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func alertsThatCameMeanwhileGoNextBeforeReadingResumes() {
-        var batcher = IntakeBatcher()
+        var batcher = IntakeBatcher(readAhead: 0)
         batcher.collect(alert("1"))
         _ = batcher.batchToSubmit()
         let readDuring = batcher.mayRead()
@@ -45,8 +45,30 @@ import Testing
         #expect(last == .resumeReading)
     }
 
+    @Test func whileABatchIsStoredTheNextBurstIsReadUpToTheReadAheadLimit() {
+        var batcher = IntakeBatcher(readAhead: 2)
+        batcher.collect(alert("1"))
+        _ = batcher.batchToSubmit()
+        let readAhead = batcher.mayRead()
+        #expect(readAhead)
+        batcher.collect(alert("2"))
+        batcher.collect(alert("3"))
+        let readFull = batcher.mayRead()
+        #expect(!readFull)  // two read ahead: held
+        let second = batcher.batchToSubmit()
+        #expect(second == nil)  // one batch at a time, in order
+        // Stored: the next batch goes, and with nothing collected the held read resumes.
+        let next = batcher.stored()
+        #expect(next == .submitAndResume([alert("2"), alert("3")]))
+        let readAgain = batcher.mayRead()
+        #expect(readAgain)
+        let last = batcher.stored()
+        #expect(last == .idle)
+        #expect(batcher.isIdle)
+    }
+
     @Test func nothingHeldNothingToResume() {
-        var batcher = IntakeBatcher()
+        var batcher = IntakeBatcher(readAhead: 0)
         batcher.collect(alert("1"))
         _ = batcher.batchToSubmit()
         #expect(!batcher.isIdle)
