@@ -23,7 +23,7 @@ actor Dispatcher {
     private var pause: Task<Void, Never>?
 
     private struct Completion: Sendable {
-        var entries: [SpoolQueue.Entry]
+        var batch: SpoolBatch
         var report: DeliveryReport
     }
 
@@ -63,20 +63,20 @@ actor Dispatcher {
                 }
                 if stopping, inFlight == 0 { break }
                 if !stopping, !progress.rewinding, inFlight < window {
-                    let entries = await nextEntries()
-                    if !entries.isEmpty {
+                    let batch = await nextBatch()
+                    if !batch.isEmpty {
                         // Few alerts and nothing in flight: wait up to max_delay for a fuller batch.
-                        if entries.count < limits.maxAlerts, inFlight == 0, !filled, limits.maxDelay > .zero {
+                        if batch.count < limits.maxAlerts, inFlight == 0, !filled, limits.maxDelay > .zero {
                             filled = true
                             await wait(for: limits.maxDelay)
                             continue
                         }
                         filled = false
-                        progress.sent(through: entries[entries.count - 1].sequence)
+                        progress.sent(through: batch.sequences[batch.count - 1])
                         inFlight += 1
                         let pool = pool
                         group.addTask {
-                            Completion(entries: entries, report: await pool.deliver(entries.map(\.alert), over: link))
+                            Completion(batch: batch, report: await pool.deliver(batch.alerts, over: link))
                         }
                         continue
                     }
@@ -100,31 +100,36 @@ actor Dispatcher {
 
     // MARK: Steps
 
-    private func nextEntries() async -> [SpoolQueue.Entry] {
+    private func nextBatch() async -> SpoolBatch {
         do {
-            return try await queue.entries(after: progress.readPosition, limit: limits.maxAlerts).filter { !progress.isDone($0.sequence) }
+            var batch = try await queue.batch(after: progress.readPosition, limit: limits.maxAlerts)
+            if !progress.done.isEmpty {
+                // After a failure: what later batches already delivered is not sent again.
+                batch.removeAll(where: progress.isDone)
+            }
+            return batch
         } catch {
             logger.error("cannot read the spool: \(error)")
             await wait(for: .seconds(1))
-            return []
+            return SpoolBatch()
         }
     }
 
     private func settle(_ completion: Completion) async {
-        let entries = completion.entries
+        let batch = completion.batch
         let report = completion.report
-        let accepted = min(report.accepted, entries.count)
-        var finished = entries.prefix(accepted).map(\.sequence)
+        let accepted = min(report.accepted, batch.count)
+        var finished = Array(batch.sequences.prefix(accepted))
         switch report.outcome {
         case .delivered:
-            finished = entries.map(\.sequence)
-            counters.forwarded(entries.count, partner: key.partner)
+            finished = batch.sequences
+            counters.forwarded(batch.count, partner: key.partner)
         case .rejected(let reason):
             counters.forwarded(accepted, partner: key.partner)
-            let refused = Array(entries[accepted...])
+            let refused = batch.suffix(from: accepted)
             do {
-                try await deadLetters.write(refused.map(\.alert), partner: key.partner, appliance: key.appliance, reason: reason)
-                finished += refused.map(\.sequence)
+                try await deadLetters.write(refused.alerts, partner: key.partner, appliance: key.appliance, reason: reason)
+                finished += refused.sequences
                 counters.failed(refused.count, partner: key.partner, reason: "rejected")
                 logger.error("partner rejected \(refused.count) alerts; written to \(deadLetters.path(partner: key.partner).path): \(reason)")
             } catch {
@@ -134,7 +139,7 @@ actor Dispatcher {
             }
         case .retry(_, let reason):
             counters.forwarded(accepted, partner: key.partner)
-            counters.failed(entries.count - accepted, partner: key.partner, reason: reason.check ?? "unavailable")
+            counters.failed(batch.count - accepted, partner: key.partner, reason: reason.check ?? "unavailable")
             if !progress.rewinding {
                 logger.warning(
                     "not delivered, will retry: \(reason.message)",

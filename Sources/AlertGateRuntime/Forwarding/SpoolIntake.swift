@@ -22,13 +22,33 @@ public struct SpoolIntake: AlertIntake {
         var batches: [Spool.Key: [Alert]] = [:]
         var unmatched = 0
         var cache = RuleCache()
+        // Mostly one appliance and one rule's partners for a whole read: the batch then goes
+        // to its queues as it is, without copying alert by alert.
+        var common: [String]?
+        var uniform = true
         for alert in alerts {
             let partners = cache.partners(for: alert, rules: rules)
+            if uniform {
+                if common == nil {
+                    common = partners
+                } else if partners != common || alert.appliance != alerts[0].appliance {
+                    uniform = false
+                }
+            }
             if partners.isEmpty {
                 unmatched += 1
             }
+        }
+        if uniform, let partners = common, let first = alerts.first {
             for partner in partners {
-                batches[Spool.Key(partner: partner, appliance: alert.appliance), default: []].append(alert)
+                batches[Spool.Key(partner: partner, appliance: first.appliance)] = alerts
+            }
+        } else {
+            cache = RuleCache()
+            for alert in alerts {
+                for partner in cache.partners(for: alert, rules: rules) {
+                    batches[Spool.Key(partner: partner, appliance: alert.appliance), default: []].append(alert)
+                }
             }
         }
         counters.unmatched(unmatched)
