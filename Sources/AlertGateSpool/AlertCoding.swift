@@ -45,26 +45,31 @@ enum AlertCoding {
     }
 
     static func decode(_ bytes: ArraySlice<UInt8>) -> Alert? {
-        var reader = Reader(bytes: bytes)
-        guard let recordVersion = reader.byte(), recordVersion == 1 || recordVersion == version,
-            let received = reader.uint64(), let time = reader.uint64(), let severityIndex = reader.byte(),
-            Int(severityIndex) < Severity.allCases.count,
-            case let id?? = reader.string(), case let title?? = reader.string(), case let appliance?? = reader.string()
-        else { return nil }
-        var optionals: [String?] = []
-        for _ in 0..<(recordVersion == 1 ? 10 : 11) {
-            guard let field = reader.string() else { return nil }
-            optionals.append(field)
+        bytes.withUnsafeBytes { raw in
+            var reader = Reader(bytes: raw)
+            guard let recordVersion = reader.byte(), recordVersion == 1 || recordVersion == version,
+                let received = reader.uint64(), let time = reader.uint64(), let severityIndex = reader.byte(),
+                Int(severityIndex) < Severity.allCases.count,
+                case let id?? = reader.string(), case let title?? = reader.string(), case let appliance?? = reader.string(),
+                case let message? = reader.string(), case let protocolName? = reader.string(), case let engine? = reader.string(),
+                case let sensor? = reader.string(), case let sourceIP? = reader.string(), case let destinationIP? = reader.string(),
+                case let sourceMAC? = reader.string(), case let destinationMAC? = reader.string(), case let category? = reader.string(),
+                case let raw? = reader.string()
+            else { return nil }
+            var extensions: String?
+            if recordVersion >= 2 {
+                guard case let value? = reader.string() else { return nil }
+                extensions = value
+            }
+            return Alert(
+                id: id,
+                receivedAt: Date(timeIntervalSince1970: TimeInterval(Int64(bitPattern: received)) / 1000),
+                time: time == UInt64.max ? nil : Date(timeIntervalSince1970: TimeInterval(Int64(bitPattern: time)) / 1000),
+                severity: Severity.allCases[Int(severityIndex)],
+                title: title, message: message, protocolName: protocolName, engine: engine, sensor: sensor,
+                sourceIP: sourceIP, destinationIP: destinationIP, sourceMAC: sourceMAC, destinationMAC: destinationMAC,
+                category: category, appliance: appliance, raw: raw, extensions: extensions)
         }
-        return Alert(
-            id: id,
-            receivedAt: Date(timeIntervalSince1970: TimeInterval(Int64(bitPattern: received)) / 1000),
-            time: time == UInt64.max ? nil : Date(timeIntervalSince1970: TimeInterval(Int64(bitPattern: time)) / 1000),
-            severity: Severity.allCases[Int(severityIndex)],
-            title: title,
-            message: optionals[0], protocolName: optionals[1], engine: optionals[2], sensor: optionals[3],
-            sourceIP: optionals[4], destinationIP: optionals[5], sourceMAC: optionals[6], destinationMAC: optionals[7],
-            category: optionals[8], appliance: appliance, raw: optionals[9], extensions: optionals.count > 10 ? optionals[10] : nil)
     }
 
     private static func append(_ value: UInt64, to bytes: inout [UInt8]) {
@@ -84,30 +89,36 @@ enum AlertCoding {
         }
     }
 
+    /// Reads fields in place from the record's bytes.
     private struct Reader {
-        var bytes: ArraySlice<UInt8>
+        let bytes: UnsafeRawBufferPointer
+        var position = 0
+
+        init(bytes: UnsafeRawBufferPointer) {
+            self.bytes = bytes
+        }
 
         mutating func byte() -> UInt8? {
-            bytes.popFirst()
+            guard position < bytes.count else { return nil }
+            defer { position += 1 }
+            return bytes[position]
         }
 
         mutating func uint64() -> UInt64? {
-            guard bytes.count >= 8 else { return nil }
-            let value = bytes.prefix(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            bytes = bytes.dropFirst(8)
-            return value
+            guard bytes.count - position >= 8 else { return nil }
+            defer { position += 8 }
+            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self))
         }
 
         /// nil: malformed; .some(nil): absent.
         mutating func string() -> String?? {
-            guard bytes.count >= 4 else { return nil }
-            let length = bytes.prefix(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-            bytes = bytes.dropFirst(4)
+            guard bytes.count - position >= 4 else { return nil }
+            let length = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self))
+            position += 4
             if length == AlertCoding.absent { return .some(nil) }
-            guard bytes.count >= Int(length) else { return nil }
-            let text = String(decoding: bytes.prefix(Int(length)), as: UTF8.self)
-            bytes = bytes.dropFirst(Int(length))
-            return .some(text)
+            guard bytes.count - position >= Int(length) else { return nil }
+            defer { position += Int(length) }
+            return .some(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[position..<(position + Int(length))]), as: UTF8.self))
         }
     }
 }
