@@ -18,7 +18,11 @@ public struct ForwardingRules: Sendable {
             self.minimumSeverity = minimumSeverity
             self.protocols = protocols.map { Set($0.map { $0.lowercased() }) }
             self.engines = engines.map { Set($0.map { $0.lowercased() }) }
-            self.partners = partners
+            var unique: [String] = []
+            for partner in partners where !unique.contains(partner) {
+                unique.append(partner)
+            }
+            self.partners = unique
         }
 
         /// Protocol and engine names compare case-insensitively (SPEC §4); an alert that
@@ -41,13 +45,19 @@ public struct ForwardingRules: Sendable {
     /// The partners of every rule the alert matches, each once, in rule order; empty for
     /// an alert no rule matches (counted as unmatched by the caller).
     public func partners(for alert: Alert) -> [String] {
-        var seen = Set<String>()
-        var partners: [String] = []
+        // Asked for every alert: the common single match returns the rule's own array, and
+        // a few partners are deduplicated by looking, not by hashing into a set.
+        var partners: [String]?
         for rule in rules where rule.matches(alert) {
-            for partner in rule.partners where seen.insert(partner).inserted {
-                partners.append(partner)
+            guard var merged = partners else {
+                partners = rule.partners
+                continue
             }
+            for partner in rule.partners where !merged.contains(partner) {
+                merged.append(partner)
+            }
+            partners = merged
         }
-        return partners
+        return partners ?? []
     }
 }
