@@ -72,7 +72,7 @@ public actor LinkPool {
     private func record(_ report: DeliveryReport, for key: Key) {
         guard var entry = entries[key] else { return }
         switch report.outcome {
-        case .delivered, .rejected:
+        case .delivered, .rejected, .deferred:
             // A rejection is the partner's answer over a working connection.
             entry.health.delivered()
         case .retry(let after, let reason):

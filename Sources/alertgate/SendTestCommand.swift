@@ -33,7 +33,7 @@ struct SendTestCommand: AsyncParsableCommand {
         switch report.outcome {
         case .delivered:
             print("delivered test alert \(alert.id) to \(partner) as \(applianceName) (\(link.partner.format.rawValue) over \(link.partner.transport))")
-        case .retry(_, let reason):
+        case .retry(_, let reason), .deferred(_, let reason):
             printError("partner \(partner): not delivered: \(reason.message)" + (reason.check.map { " (\($0))" } ?? ""))
             throw ExitCode(1)
         case .rejected(let reason):

@@ -23,10 +23,13 @@ import Testing
             case acceptAll
             case acceptThenFail(Int)
             case rejectIf(String)
+            case deferAll
         }
 
         var script: [Step]
         var received: [String] = []
+        /// The alerts of each batch answered "later", in order.
+        var deferredBatches: [[String]] = []
 
         init(_ script: [Step]) {
             self.script = script
@@ -42,6 +45,9 @@ import Testing
                 let accepted = min(count, alerts.count)
                 received += alerts.prefix(accepted).map(\.id)
                 return DeliveryReport(accepted: accepted, outcome: .retry(after: nil, reason: TransportError(message: "connection reset by peer")))
+            case .deferAll:
+                deferredBatches.append(alerts.map(\.id))
+                return DeliveryReport(accepted: 0, outcome: .deferred(after: nil, reason: TransportError(message: "HTTP 503 Service Unavailable")))
             case .rejectIf(let id):
                 guard let bad = alerts.firstIndex(where: { $0.id == id }) else {
                     received += alerts.map(\.id)
@@ -81,6 +87,23 @@ import Testing
         #expect(await queue.acknowledged == 95)
         let received = await sender.received
         #expect(received.sorted() == (1...95).map { "a\($0)" }.sorted(), "each alert exactly once")
+    }
+
+    @Test func aBatchThePartnerDefersIsSentAgainOnItsOwnWhileTheOthersGoOn() async throws {
+        // Every third send answered 503.
+        let sender = ScriptedSender([.acceptAll, .acceptAll, .deferAll, .acceptAll, .acceptAll, .deferAll, .acceptAll])
+        let (queue, _) = try await run(sender, alerts: 100, maxAlerts: 10)
+        #expect(await queue.depth == 0)
+        let received = await sender.received
+        #expect(received.sorted() == (1...100).map { "a\($0)" }.sorted(), "each alert exactly once")
+        // The batch after a deferred one went out before it came back: the link did not stall
+        // and did not start again from the deferred batch.
+        let deferredBatches = await sender.deferredBatches
+        #expect(deferredBatches.count == 2)
+        for batch in deferredBatches {
+            let next = "a\(Int(batch.last!.dropFirst())! + 1)"
+            #expect(received.firstIndex(of: next)! < received.firstIndex(of: batch[0])!, "\(batch) came back after \(next)")
+        }
     }
 
     @Test func aBatchThePartnerRejectsGoesToTheDeadLetterFileWithItsAnswer() async throws {

@@ -89,8 +89,8 @@ import Testing
         }
         #expect(reports.count == 2)
         #expect(reports.first?.accepted == 0)
-        guard case .retry(let after, let reason) = reports.first?.outcome else {
-            Issue.record("a 503 must ask for a retry: \(reports)")
+        guard case .deferred(let after, let reason) = reports.first?.outcome else {
+            Issue.record("a 503 must defer the batch: \(reports)")
             return
         }
         #expect(after == nil)

@@ -187,9 +187,9 @@ import Testing
 
     @Test func tooManyRequestsAndUnavailableRetryAfterTheirRetryAfter() {
         let busy = HTTP2Verdict.outcome(of: response(429, "slow down", headers: [.init(name: "retry-after", value: "7")]), partner: "splunk")
-        #expect(busy == .retry(after: .seconds(7), reason: "partner splunk answered HTTP 429 Too Many Requests (Retry-After: 7 s): slow down"))
+        #expect(busy == .deferred(after: .seconds(7), reason: "partner splunk answered HTTP 429 Too Many Requests (Retry-After: 7 s): slow down"))
         let down = HTTP2Verdict.outcome(of: response(503), partner: "splunk")
-        #expect(down == .retry(after: nil, reason: "partner splunk answered HTTP 503 Service Unavailable"))
+        #expect(down == .deferred(after: nil, reason: "partner splunk answered HTTP 503 Service Unavailable"))
     }
 
     @Test func retryAfterTakesSecondsOrAnHTTPDate() {
@@ -216,8 +216,8 @@ import Testing
     }
 
     @Test func serverErrorsAndRedirectsRetry() {
-        #expect(HTTP2Verdict.outcome(of: response(500, "boom"), partner: "splunk") == .retry(after: nil, reason: "partner splunk answered HTTP 500 Internal Server Error: boom"))
-        #expect(HTTP2Verdict.outcome(of: response(502), partner: "splunk") == .retry(after: nil, reason: "partner splunk answered HTTP 502 Bad Gateway"))
+        #expect(HTTP2Verdict.outcome(of: response(500, "boom"), partner: "splunk") == .deferred(after: nil, reason: "partner splunk answered HTTP 500 Internal Server Error: boom"))
+        #expect(HTTP2Verdict.outcome(of: response(502), partner: "splunk") == .deferred(after: nil, reason: "partner splunk answered HTTP 502 Bad Gateway"))
         guard case .retry(nil, let reason) = HTTP2Verdict.outcome(of: response(301, headers: [.init(name: "location", value: "https://new/")]), partner: "splunk") else {
             Issue.record("a redirect must be retried")
             return

@@ -158,7 +158,7 @@ actor HTTP2Sender: AlertSender {
                 continue
             case .rejected(let reason):
                 link.logger.error("batch of \(batch.alertCount) alerts rejected: \(reason)", metadata: metadata)
-            case .retry(_, let reason):
+            case .retry(_, let reason), .deferred(_, let reason):
                 link.logger.warning("batch of \(batch.alertCount) alerts to be sent again: \(reason)", metadata: metadata)
             }
         }

@@ -22,6 +22,8 @@ struct HTTP2Response: Sendable {
 enum BatchOutcome: Sendable, Hashable {
     case accepted
     case retry(after: Duration?, reason: String)
+    /// The partner answered 429, 503 or another 5xx: this batch later, the others go on.
+    case deferred(after: Duration?, reason: String)
     case rejected(reason: String)
 }
 
@@ -31,8 +33,9 @@ enum HTTP2Verdict {
     /// How much of a partner's answer goes into a reason.
     static let answerLimit = 1024
 
-    /// 2xx accepts. 429 and 503 ask for a retry after their Retry-After; other 4xx reject
-    /// the batch for good; other 5xx are retried. Anything else (1xx, 3xx: a redirect is
+    /// 2xx accepts. 429 and 503 defer the batch until their Retry-After; other 4xx reject
+    /// the batch for good; other 5xx defer it too (the partner answered: the connection
+    /// goes on with other batches). Anything else (1xx, 3xx: a redirect is
     /// not followed) is retried too, so that no alert is dropped over an endpoint that an
     /// operator has to correct.
     static func outcome(of response: HTTP2Response, partner: String, now: Date = Date()) -> BatchOutcome {
@@ -45,11 +48,11 @@ enum HTTP2Verdict {
         case 429, 503:
             let after = response.header("retry-after").flatMap { retryAfter($0, now: now) }
             let wait = after.map { " (Retry-After: \(Self.seconds($0)) s)" } ?? ""
-            return .retry(after: after, reason: "partner \(partner) answered \(statusText(status))\(wait)\(said)")
+            return .deferred(after: after, reason: "partner \(partner) answered \(statusText(status))\(wait)\(said)")
         case 400..<500:
             return .rejected(reason: "partner \(partner) rejected the batch with \(statusText(status))\(said)")
         case 500..<600:
-            return .retry(after: nil, reason: "partner \(partner) answered \(statusText(status))\(said)")
+            return .deferred(after: nil, reason: "partner \(partner) answered \(statusText(status))\(said)")
         case 300..<400:
             let location = response.header("location").map { " to \($0)" } ?? ""
             return .retry(after: nil, reason: "partner \(partner) answered \(statusText(status))\(location); redirects are not followed: check the endpoint")
@@ -98,6 +101,8 @@ enum HTTP2Verdict {
                 accepted += count
             case .retry(let after, let reason):
                 return DeliveryReport(accepted: accepted, outcome: .retry(after: after, reason: TransportError(message: reason)))
+            case .deferred(let after, let reason):
+                return DeliveryReport(accepted: accepted, outcome: .deferred(after: after, reason: TransportError(message: reason)))
             case .rejected(let reason):
                 return DeliveryReport(accepted: accepted, outcome: .rejected(reason: reason))
             }

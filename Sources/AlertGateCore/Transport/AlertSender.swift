@@ -13,9 +13,13 @@ public struct DeliveryReport: Sendable, Hashable {
     public enum Outcome: Sendable, Hashable {
         /// Every alert was accepted.
         case delivered
-        /// Try the rest again later: the partner asked for it (HTTP 429/503, with its
-        /// Retry-After), or the connection failed.
+        /// Try the rest again later: the connection failed (or the partner's answer needs
+        /// an operator, such as a redirect). The link backs off.
         case retry(after: Duration?, reason: TransportError)
+        /// The partner answered and asked for the rest later (HTTP 429, 503 and other 5xx,
+        /// with its Retry-After): the connection works, so only this batch waits while the
+        /// link goes on with others.
+        case deferred(after: Duration?, reason: TransportError)
         /// The partner refused the rest for good (HTTP 4xx): to the dead-letter file.
         case rejected(reason: String)
     }

@@ -6,8 +6,10 @@ import Logging
 /// spool, keeps up to `window` of them in flight, and moves the spool's cursor over what
 /// the partner accepted. A batch the partner could not take now (connection failed,
 /// 429/503) makes it send nothing new until the batches in flight are back, then start
-/// again after the cursor (the link pool waits out the backoff); a batch refused for good
-/// goes to the dead-letter file with the partner's answer.
+/// again after the cursor (the link pool waits out the backoff). A batch the partner
+/// answered "later" (429/503) waits on its own, its Retry-After or a short backoff, while
+/// the others keep going; a batch refused for good goes to the dead-letter file with the
+/// partner's answer.
 actor Dispatcher {
     let key: Spool.Key
     private let queue: SpoolQueue
@@ -18,6 +20,13 @@ actor Dispatcher {
     private let counters: ForwardingCounters
     private let logger: Logger
     private var progress = DeliveryProgress(cursor: 0)
+    /// Batches the partner deferred, with when to send each again.
+    private var deferred: [(batch: SpoolBatch, due: ContinuousClock.Instant)] = []
+    /// Deferrals since the last batch the partner took: the backoff of the next one.
+    private var deferrals = 0
+    private var random = SystemRandomNumberGenerator()
+    /// The wait before resending a deferred batch whose answer named none.
+    private static let deferral = Backoff(initial: .milliseconds(50), maximum: .seconds(5))
     private var stopping = false
     /// A wait (for entries, or to fill a batch) that `stop()` cuts short.
     private var pause: Task<Void, Never>?
@@ -59,9 +68,20 @@ actor Dispatcher {
             var filled = false
             while true {
                 if progress.rewinding, inFlight == 0 {
+                    // Read again from the cursor: deferred batches come with it.
                     progress.rewind()
+                    deferred.removeAll()
                 }
                 if stopping, inFlight == 0 { break }
+                if !stopping, !progress.rewinding, inFlight < window, let index = deferred.firstIndex(where: { $0.due <= .now }) {
+                    let batch = deferred.remove(at: index).batch
+                    inFlight += 1
+                    let pool = pool
+                    group.addTask {
+                        Completion(batch: batch, report: await pool.deliver(batch.alerts, over: link))
+                    }
+                    continue
+                }
                 if !stopping, !progress.rewinding, inFlight < window {
                     let batch = await nextBatch()
                     if !batch.isEmpty {
@@ -82,7 +102,11 @@ actor Dispatcher {
                     }
                 }
                 if inFlight == 0 {
-                    await waitForEntries()
+                    if let due = deferred.map(\.due).min() {
+                        await wait(for: max(.zero, due - .now))
+                    } else {
+                        await waitForEntries()
+                    }
                     continue
                 }
                 guard let completion = await group.next() else { continue }
@@ -124,6 +148,7 @@ actor Dispatcher {
         case .delivered:
             finished = batch.sequences
             counters.forwarded(batch.count, partner: key.partner)
+            deferrals = 0
         case .rejected(let reason):
             counters.forwarded(accepted, partner: key.partner)
             let refused = batch.suffix(from: accepted)
@@ -137,6 +162,16 @@ actor Dispatcher {
                 logger.error("partner rejected \(refused.count) alerts and the dead-letter file cannot be written (\(error)); they stay in the spool")
                 progress.failed()
             }
+        case .deferred(let after, let reason):
+            counters.forwarded(accepted, partner: key.partner)
+            let rest = batch.suffix(from: accepted)
+            counters.failed(rest.count, partner: key.partner, reason: "deferred")
+            let wait = after ?? Self.deferral.delay(attempt: deferrals, random: Double.random(in: 0..<1, using: &random))
+            if deferrals == 0 {
+                logger.warning("partner asked for \(rest.count) alerts later; sending them again in \(wait), the others go on: \(reason.message)")
+            }
+            deferrals += 1
+            deferred.append((rest, .now + wait))
         case .retry(_, let reason):
             counters.forwarded(accepted, partner: key.partner)
             counters.failed(batch.count - accepted, partner: key.partner, reason: reason.check ?? "unavailable")
