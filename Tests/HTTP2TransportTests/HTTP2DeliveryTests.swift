@@ -162,10 +162,10 @@ import Testing
         let sender = try await gateway.sender(.init(endpoint: "https://127.0.0.1:\(server.port)/ingest"))
         let alerts = Gateway.alerts(40)
         let unavailable = await sender.send(alerts)
-        #expect(unavailable == DeliveryReport(accepted: 0, outcome: .retry(
+        #expect(unavailable == DeliveryReport(accepted: 0, outcome: .deferred(
             after: .seconds(3), reason: TransportError(message: "partner splunk answered HTTP 503 Service Unavailable (Retry-After: 3 s): indexer queue full"))))
         let busy = await sender.send(alerts)
-        #expect(busy == DeliveryReport(accepted: 0, outcome: .retry(
+        #expect(busy == DeliveryReport(accepted: 0, outcome: .deferred(
             after: .seconds(1), reason: TransportError(message: "partner splunk answered HTTP 429 Too Many Requests (Retry-After: 1 s)"))))
         #expect(await sender.send(alerts) == DeliveryReport(accepted: 40, outcome: .delivered))
         // The same alerts three times, on the one connection.
@@ -192,7 +192,7 @@ import Testing
         }
         let sender = try await gateway.sender(.init(endpoint: "https://127.0.0.1:\(server.port)/ingest", maxAlerts: 5))
         let report = await sender.send(Gateway.alerts(15))
-        #expect(report == DeliveryReport(accepted: 5, outcome: .retry(after: .seconds(2), reason: TransportError(message: "partner splunk answered HTTP 503 Service Unavailable (Retry-After: 2 s)"))))
+        #expect(report == DeliveryReport(accepted: 5, outcome: .deferred(after: .seconds(2), reason: TransportError(message: "partner splunk answered HTTP 503 Service Unavailable (Retry-After: 2 s)"))))
         #expect(server.requests.count == 3)
     }
 

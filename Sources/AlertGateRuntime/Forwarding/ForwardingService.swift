@@ -72,6 +72,9 @@ public final class ForwardingService: Service {
         let drainTimeout = drainTimeout
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler { await running.value } onCancel: { running.cancel() }
+            // With no link to serve (no rules yet) the service still runs until shutdown:
+            // a service that returns early stops the whole gateway.
+            try? await gracefulShutdown()
         } onGracefulShutdown: {
             Task {
                 for dispatcher in dispatchers {
