@@ -16,18 +16,15 @@ public final class CertificateStoreService: Service, Sendable {
     private let current: Mutex<CertificateStore>
     private let logger: Logger
     private let reloadSignals: UnixSignalsSequence
-    private let onStart: @Sendable () -> Void
 
     /// - Parameters:
     ///   - reloadSignals: SIGHUP, trapped by the caller before anything announces that the
     ///     gateway runs, so a signal sent right after never meets the default action (exit).
-    ///   - onStart: called once the service runs (signal handlers are in place by then).
-    public init(loader: StoreLoader, initial: CertificateStore, reloadSignals: UnixSignalsSequence, logger: Logger, onStart: @escaping @Sendable () -> Void = {}) {
+    public init(loader: StoreLoader, initial: CertificateStore, reloadSignals: UnixSignalsSequence, logger: Logger) {
         self.loader = loader
         self.current = Mutex(initial)
         self.reloadSignals = reloadSignals
         self.logger = logger
-        self.onStart = onStart
     }
 
     /// The store in use now.
@@ -36,7 +33,6 @@ public final class CertificateStoreService: Service, Sendable {
     }
 
     public func run() async throws {
-        onStart()
         do {
             try await cancelWhenGracefulShutdown {
                 try await withThrowingDiscardingTaskGroup { group in
