@@ -50,7 +50,7 @@ public struct GatewayRunner: Sendable {
             logger.log(
                 level: isRequired ? .error : .warning,
                 "\(isRequired ? "certificate refused" : "unused certificate refused"): \(failure.problem?.message ?? "")",
-                metadata: CertificateStoreService.metadata(item.name, failure))
+                metadata: GatewayReloader.metadata(item.name, failure))
         }
         for diagnostic in loaded.store.diagnostics where !diagnostic.message.hasPrefix("certificate ") {
             logger.error("\(diagnostic.rendered(path: configPath))")
@@ -71,30 +71,27 @@ public struct GatewayRunner: Sendable {
             logger.error("not starting: \(error)")
             return 1
         }
-        let storeService = CertificateStoreService(
-            loader: loaded.loader,
-            initial: loaded.store.store,
-            reloadSignals: await UnixSignalsSequence(trapping: .sighup),
-            logger: logger)
+        // Trapped before anything announces that the gateway runs: a SIGHUP sent right
+        // after never meets the default action (exit).
+        let reloadSignals = await UnixSignalsSequence(trapping: .sighup)
         let counters = ForwardingCounters()
         let links = LinkFactory(config: config, store: loaded.store.store, registry: transports, crlSource: loaded.loader.crlCache, logger: logger)
-        let pool = LinkPool { key in
-            let (link, plugin) = try links.link(appliance: key.appliance, partner: key.partner)
-            return (plugin.makeSender(for: link), link.partner.retry)
-        }
+        let pool = LinkPool(makeSender: GatewayReloader.makeSender(links))
         let forwarding = ForwardingService(
             config: config, spool: spool, pool: pool,
             deadLetters: DeadLetterFile(directory: dataDirectory.appendingPathComponent("dead-letter")),
             counters: counters, logger: logger)
+        let intake = SpoolIntake(rules: ForwardingRules(config), spool: spool, counters: counters)
         let listenerSet: ListenerSet
         do {
-            listenerSet = try ListenerSet(
-                config: config, store: loaded.store.store, crlSource: loaded.loader.crlCache,
-                intake: SpoolIntake(rules: ForwardingRules(config), spool: spool, counters: counters), logger: logger)
+            listenerSet = try ListenerSet(config: config, store: loaded.store.store, crlSource: loaded.loader.crlCache, intake: intake, logger: logger)
         } catch {
             logger.error("not starting: \(error)")
             return 1
         }
+        let reloader = GatewayReloader(
+            configPath: configPath, transports: transports, loaded: loaded, pool: pool, intake: intake,
+            forwarding: forwarding, listeners: listenerSet, logger: logger)
         let listeners = ListenerService(listeners: listenerSet) { bound in
             logger.info("alertgate running", metadata: [
                 "config": "\(configPath)",
@@ -106,10 +103,11 @@ public struct GatewayRunner: Sendable {
                 "spooled": "\(spool.budget.usedBytes) bytes",
             ])
         }
-        // Shutdown runs in reverse: listeners stop first, then forwarding drains, then the store.
+        // Shutdown runs in reverse: listeners stop first, then forwarding drains, then reloads.
         let group = ServiceGroup(configuration: .init(
             services: [
-                .init(service: storeService, serviceName: "certificate-store"),
+                .init(service: CRLRefreshService(reloader: reloader), serviceName: "crl-refresh"),
+                .init(service: ReloadService(reloader: reloader, configPath: configPath, signals: reloadSignals, logger: logger), serviceName: "reload"),
                 .init(service: forwarding, serviceName: "forwarding"),
                 .init(service: listeners, serviceName: "listeners"),
             ],

@@ -5,6 +5,11 @@ import Foundation
 /// health: a failed send makes the link wait (exponential backoff with jitter, or the
 /// partner's Retry-After) before the next attempt, and the failure's reason is kept for
 /// status, logs and metrics.
+///
+/// A reload (`renew(makeSender:)`) swaps how senders are built — the appliance's new
+/// certificate, a partner's new trust or policy — at once: the next send of each link
+/// builds a new sender (a new connection), and the old one is closed when the sends it
+/// still has in flight are back, so nothing in flight is cut off and sent twice.
 public actor LinkPool {
     public struct Key: Hashable, Sendable {
         public var appliance: String
@@ -19,14 +24,28 @@ public actor LinkPool {
     /// Builds the sender of a link on first use.
     public typealias MakeSender = @Sendable (Key) throws -> (sender: any AlertSender, backoff: Backoff)
 
+    /// One sender and the sends it has in flight.
+    private final class Slot {
+        let sender: any AlertSender
+        let generation: Int
+        var inFlight = 0
+        var retired = false
+
+        init(sender: any AlertSender, generation: Int) {
+            self.sender = sender
+            self.generation = generation
+        }
+    }
+
     private struct Entry {
         /// nil while the link cannot be built (its certificate is invalid, say): it then
         /// waits its backoff like a link whose partner is down.
-        var sender: (any AlertSender)?
+        var slot: Slot?
         var health: LinkHealth
     }
 
-    private let makeSender: MakeSender
+    private var makeSender: MakeSender
+    private var generation = 0
     private let fallbackBackoff: Backoff
     private var entries: [Key: Entry] = [:]
     private var random = SystemRandomNumberGenerator()
@@ -35,6 +54,19 @@ public actor LinkPool {
     public init(fallbackBackoff: Backoff = Backoff(initial: .seconds(1), maximum: .seconds(30)), makeSender: @escaping MakeSender) {
         self.makeSender = makeSender
         self.fallbackBackoff = fallbackBackoff
+    }
+
+    /// From now on, links are built with `makeSender`; each link's current sender is
+    /// replaced at its next send and closed once idle.
+    public func renew(makeSender: @escaping MakeSender) {
+        self.makeSender = makeSender
+        generation += 1
+        for (key, entry) in entries {
+            // A link that failed to build gets a new chance at once with the new state.
+            if entry.slot == nil {
+                entries[key] = nil
+            }
+        }
     }
 
     /// Sends `alerts` over the link, after the link's backoff wait if it is failing.
@@ -47,33 +79,52 @@ public actor LinkPool {
                 return DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: TransportError(message: "stopped while waiting to retry")))
             }
         }
-        let sender: any AlertSender
-        if let existing = entries[key]?.sender {
-            sender = existing
+        let slot: Slot
+        if let existing = entries[key]?.slot, existing.generation == generation {
+            slot = existing
         } else {
             do {
                 let made = try makeSender(key)
-                entries[key] = Entry(sender: made.sender, health: entries[key]?.health ?? LinkHealth(backoff: made.backoff))
-                sender = made.sender
+                slot = Slot(sender: made.sender, generation: generation)
+                if let old = entries[key]?.slot {
+                    retire(old)
+                }
+                entries[key] = Entry(slot: slot, health: entries[key]?.health ?? LinkHealth(backoff: made.backoff))
             } catch {
                 let report = DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: TransportError(message: "\(error)")))
                 if entries[key] == nil {
-                    entries[key] = Entry(sender: nil, health: LinkHealth(backoff: fallbackBackoff))
+                    entries[key] = Entry(slot: nil, health: LinkHealth(backoff: fallbackBackoff))
                 }
                 record(report, for: key)
                 return report
             }
         }
-        let report = await sender.send(alerts)
+        slot.inFlight += 1
+        let report = await slot.sender.send(alerts)
+        slot.inFlight -= 1
+        if slot.retired, slot.inFlight == 0 {
+            close(slot.sender)
+        }
         record(report, for: key)
         return report
+    }
+
+    private func retire(_ slot: Slot) {
+        slot.retired = true
+        if slot.inFlight == 0 {
+            close(slot.sender)
+        }
+    }
+
+    private nonisolated func close(_ sender: any AlertSender) {
+        Task { await sender.close() }
     }
 
     private func record(_ report: DeliveryReport, for key: Key) {
         guard var entry = entries[key] else { return }
         switch report.outcome {
         case .delivered, .rejected, .deferred:
-            // A rejection is the partner's answer over a working connection.
+            // The partner answered over a working connection.
             entry.health.delivered()
         case .retry(let after, let reason):
             entry.health.failed(reason, retryAfter: after, now: .now, random: Double.random(in: 0..<1, using: &random))
@@ -87,10 +138,10 @@ public actor LinkPool {
     }
 
     public func closeAll() async {
-        let senders = entries.values.compactMap(\.sender)
+        let slots = entries.values.compactMap(\.slot)
         entries = [:]
-        for sender in senders {
-            await sender.close()
+        for slot in slots {
+            await slot.sender.close()
         }
     }
 }

@@ -51,7 +51,7 @@ final class GatewayHarness: @unchecked Sendable {
 
     /// Writes config.yaml: sensor-1 (by source 127.0.0.0/8) and console-1 (by client CN)
     /// send through every listener kind to one partner.
-    func writeConfig(partner: String, rules: String = "  - name: all\n    partners: [siem]\n", spoolMaxSize: String = "1GiB", validation: String = "required") throws {
+    func writeConfig(partner: String, rules: String = "  - name: all\n    partners: [siem]\n", spoolMaxSize: String = "1GiB", validation: String = "required", watch: Bool = false) throws {
         let text = """
             gateway:
               data_dir: data
@@ -59,7 +59,7 @@ final class GatewayHarness: @unchecked Sendable {
               spool: { max_size: \(spoolMaxSize) }
             store:
               dir: certs
-              watch: false
+              watch: \(watch)
               trust:
                 - name: corp
                   file: chain.pem
@@ -87,6 +87,41 @@ final class GatewayHarness: @unchecked Sendable {
             \(rules)
             """
         try text.write(to: configFile, atomically: true, encoding: .utf8)
+    }
+
+    /// A syslog-tls partner entry named `name` on `port`.
+    func syslogPartner(_ name: String, port: Int) -> String {
+        "  - { name: \(name), transport: syslog-tls, endpoint: \"127.0.0.1:\(port)\", server_name: partner.test, trust: corp, format: cef, retry: { initial: 200ms, max: 1s } }"
+    }
+
+    /// A partner that records each connection's client certificate, on `ports.partner`.
+    func recordingPartner(port: Int? = nil) async throws -> RecordingTLSReceiver {
+        try await RecordingTLSReceiver(certificate: partnerChain, key: partnerKey, clientCA: pki.chainFile, port: port ?? ports.partner)
+    }
+
+    /// Puts `issued` in place of the appliance sensor-1's certificate and key, each file
+    /// replaced whole (written beside, then renamed), as an operator's tooling does.
+    func rotateApplianceCertificate(to issued: TestPKI.Issued) throws {
+        let certs = folder.appendingPathComponent("certs")
+        for (source, name) in [(issued.key, "sensor-1.key"), (issued.certificate, "sensor-1.crt")] {
+            let staged = certs.appendingPathComponent(".\(name).new")
+            try? FileManager.default.removeItem(at: staged)
+            try FileManager.default.copyItem(at: source, to: staged)
+            guard rename(staged.path, certs.appendingPathComponent(name).path) == 0 else {
+                throw BenchTool.Failure(description: "cannot rename \(staged.path)")
+            }
+        }
+    }
+
+    /// A certificate's serial as `openssl x509 -serial` prints it, without leading zeros.
+    func serial(of certificate: URL) throws -> String {
+        let line = try OpenSSLCLI.run(["x509", "-in", certificate.path, "-noout", "-serial"])
+        return Self.normalized(String(line.split(separator: "=").last ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    static func normalized(_ serial: String) -> String {
+        let trimmed = serial.uppercased().drop { $0 == "0" }
+        return trimmed.isEmpty ? "0" : String(trimmed)
     }
 
     /// A syslog-tls partner entry on `ports.partner`, named `siem`.

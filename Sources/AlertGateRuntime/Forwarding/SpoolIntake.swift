@@ -1,24 +1,37 @@
 import AlertGateCore
 import AlertGateListeners
 import AlertGateSpool
+import Synchronization
 
 /// The listeners' `AlertIntake`: the forwarding rules pick each alert's partners and the
 /// spool stores it in the queue of each (partner, appliance) link, durably, before the
 /// listener acknowledges it.
-public struct SpoolIntake: AlertIntake {
-    public let rules: ForwardingRules
+public final class SpoolIntake: AlertIntake {
+    private let currentRules: Mutex<ForwardingRules>
     public let spool: Spool
     public let counters: ForwardingCounters
     /// What a refused sender is told to wait (webhook Retry-After; syslog backpressure).
-    public var retryAfter: Duration = .seconds(1)
+    public let retryAfter: Duration
 
-    public init(rules: ForwardingRules, spool: Spool, counters: ForwardingCounters) {
-        self.rules = rules
+    public init(rules: ForwardingRules, spool: Spool, counters: ForwardingCounters, retryAfter: Duration = .seconds(1)) {
+        self.retryAfter = retryAfter
+        self.currentRules = Mutex(rules)
         self.spool = spool
         self.counters = counters
     }
 
+    /// The rules in use now.
+    public var rules: ForwardingRules {
+        currentRules.withLock { $0 }
+    }
+
+    /// A reload's new rules, for every batch from now on.
+    public func replaceRules(_ rules: ForwardingRules) {
+        currentRules.withLock { $0 = rules }
+    }
+
     public func accept(_ alerts: [Alert], from listener: String) async -> IntakeOutcome {
+        let rules = self.rules
         var batches: [Spool.Key: [Alert]] = [:]
         var unmatched = 0
         var cache = RuleCache()

@@ -1,0 +1,157 @@
+import AlertGateConfig
+import AlertGateCore
+import AlertGateListeners
+import AlertGatePKI
+import Foundation
+import Logging
+import Metrics
+
+/// Hot reload (SPEC §8): loads config.yaml and the certificate store aside, checks them
+/// fully, and only then swaps them in — the forwarding rules for the next batch, the link
+/// pool's senders (each link's next send opens a new connection with the new certificate,
+/// trust and policy; the old connection closes once its sends are back), the listeners'
+/// TLS contexts for new connections, and dispatchers for new links. An invalid new state
+/// changes nothing; the errors are logged, kept for status and counted.
+///
+/// Listener additions, removals and address changes take effect at the next start (the
+/// TLS listeners' certificates change at once).
+public actor GatewayReloader {
+    /// The state in use.
+    public private(set) var config: GatewayConfig
+    public private(set) var store: CertificateStore
+    private var loader: StoreLoader
+    /// How the store in use was loaded (its config and CRL cache).
+    var currentLoader: StoreLoader { loader }
+    /// The outcome of the latest reload; nil before the first.
+    public private(set) var lastReload: ReloadOutcome?
+
+    private let configPath: String
+    private let transports: TransportRegistry
+    private let pool: LinkPool
+    private let intake: SpoolIntake
+    private let forwarding: ForwardingService
+    private let listeners: ListenerSet
+    let logger: Logger
+    private let metrics: any MetricsFactory
+
+    public init(
+        configPath: String, transports: TransportRegistry, loaded: ConfigValidation.Loaded, pool: LinkPool, intake: SpoolIntake,
+        forwarding: ForwardingService, listeners: ListenerSet, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.configPath = configPath
+        self.transports = transports
+        self.config = loaded.config
+        self.store = loaded.store.store
+        self.loader = loaded.loader
+        self.pool = pool
+        self.intake = intake
+        self.forwarding = forwarding
+        self.listeners = listeners
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// How links are built from a state: the plugin, the appliance's certificate, the
+    /// partner's trust and name, the appliance's policy.
+    public static func makeSender(_ factory: LinkFactory) -> LinkPool.MakeSender {
+        { key in
+            let (link, plugin) = try factory.link(appliance: key.appliance, partner: key.partner)
+            return (plugin.makeSender(for: link), link.partner.retry)
+        }
+    }
+
+    /// Loads and checks the new state; swaps it in when valid.
+    public func reload(reason: String) async -> ReloadOutcome {
+        logger.info("reloading", metadata: ["reason": "\(reason)"])
+        let outcome: ReloadOutcome
+        switch await ConfigValidation(path: configPath, transports: transports).run(selfSigned: .generate) {
+        case .failure(let errors):
+            outcome = ReloadOutcome(at: Date(), ok: false, errors: errors.rendered(path: configPath))
+        case .success(let loaded):
+            outcome = await apply(loaded)
+        }
+        lastReload = outcome
+        Counter(label: "alertgate_reloads_total", factory: metrics).increment()
+        if outcome.ok {
+            logger.info("reloaded: the new config and certificates are in use", metadata: ["reason": "\(reason)"])
+        } else {
+            Counter(label: "alertgate_reload_failures_total", factory: metrics).increment()
+            for error in outcome.errors {
+                logger.error("reload refused: \(error)")
+            }
+            logger.error("reload refused: the previous config and certificates stay in use", metadata: ["reason": "\(reason)"])
+        }
+        return outcome
+    }
+
+    /// A CRL refresh checked the store again (same config): links and listeners take it.
+    public func storeRechecked(_ rechecked: CertificateStore) async {
+        store = rechecked
+        await publish(config: config, store: rechecked, loader: loader)
+    }
+
+    private func apply(_ loaded: ConfigValidation.Loaded) async -> ReloadOutcome {
+        let (merged, changes) = loaded.store.store.keepingValidItems(of: store)
+        var errors: [String] = []
+        let required = loaded.requiredCertificates
+        for change in changes {
+            switch change {
+            case .keptPrevious(let name, let refused), .nowInvalid(let name, let refused):
+                logger.error(
+                    "certificate refused; the previous one stays in use: \(refused.problem?.message ?? "")",
+                    metadata: Self.metadata(name, refused))
+                errors.append("certificate \(name): \(refused.problem?.message ?? refused.code.rawValue)")
+            case .replaced(let name):
+                logger.info("certificate replaced", metadata: ["certificate": "\(name)"])
+            case .restored(let name):
+                logger.info("certificate valid again", metadata: ["certificate": "\(name)"])
+            }
+        }
+        for item in merged.items where required.contains(item.name) && !item.isValid {
+            let failure = item.firstFailure
+            let line = "certificate \(item.name): \(failure?.problem?.message ?? "invalid")"
+            if !errors.contains(line) { errors.append(line) }
+        }
+        errors += loaded.store.diagnostics.filter { !$0.message.hasPrefix("certificate ") }.map { $0.rendered(path: configPath) }
+        guard errors.isEmpty else {
+            return ReloadOutcome(at: Date(), ok: false, errors: errors)
+        }
+        if loaded.config.listeners != config.listeners {
+            logger.warning("listener changes (added, removed, moved) take effect at the next start; their certificates change now")
+        }
+        config = loaded.config
+        store = merged
+        loader = loaded.loader
+        await publish(config: loaded.config, store: merged, loader: loaded.loader)
+        return ReloadOutcome(at: Date(), ok: true, errors: [])
+    }
+
+    private func publish(config: GatewayConfig, store: CertificateStore, loader: StoreLoader) async {
+        let factory = LinkFactory(config: config, store: store, registry: transports, crlSource: loader.crlCache, logger: logger, metrics: metrics)
+        intake.replaceRules(ForwardingRules(config))
+        await pool.renew(makeSender: Self.makeSender(factory))
+        do {
+            try listeners.reload(store: store, crlSource: loader.crlCache)
+        } catch {
+            logger.error("listeners keep their previous certificates: \(error)")
+        }
+        do {
+            try await forwarding.serve(config)
+        } catch {
+            logger.error("cannot open the spool queues of new links: \(error)")
+        }
+    }
+}
+
+/// What a reload did: in use (`ok`), or refused with the reasons, at `at`.
+public struct ReloadOutcome: Sendable, Hashable {
+    public var at: Date
+    public var ok: Bool
+    public var errors: [String]
+
+    public init(at: Date, ok: Bool, errors: [String]) {
+        self.at = at
+        self.ok = ok
+        self.errors = errors
+    }
+}

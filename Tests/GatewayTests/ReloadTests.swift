@@ -1,0 +1,111 @@
+import AlertGateTesting
+import Foundation
+import Testing
+
+/// Hot reload (SPEC §8) of a running gateway: certificates rotated and config.yaml edited
+/// under load, without losing or repeating an alert.
+@Suite(.serialized) struct ReloadTests {
+    /// The `seq=N` of each message, with repeats.
+    func sequenceNumbers(_ messages: [RecordingTLSReceiver.Message]) -> [Int] {
+        messages.compactMap { message in
+            guard let range = message.text.range(of: #"seq=[0-9]+"#, options: .regularExpression) else { return nil }
+            return Int(message.text[range].dropFirst(4))
+        }
+    }
+
+    /// Sends `count` alerts from `first` on, 100 per connection, `pause` apart.
+    func sendLoad(_ harness: GatewayHarness, tag: String, from first: Int, count: Int, pause: Duration) async throws {
+        for start in stride(from: first, to: first + count, by: 100) {
+            let lines = (start..<min(start + 100, first + count)).map { sensorLine(tag, $0) + "\n" }.joined()
+            _ = try await SocketClient.sendTCP(Array(lines.utf8), port: harness.ports.tcp)
+            try await Task.sleep(for: pause)
+        }
+    }
+
+    @Test func rotatingTheApplianceCertificateUnderLoadLosesAndRepeatsNothing() async throws {
+        let harness = try GatewayHarness()
+        try harness.writeConfig(partner: harness.syslogPartner, watch: true)
+        let receiver = try await harness.recordingPartner()
+        let gateway = try await harness.start()
+        let oldSerial = try harness.serial(of: harness.folder.appendingPathComponent("certs/sensor-1.crt"))
+
+        // 5,000 alerts over about 2.5 s; the certificate is replaced a second in.
+        let load = Task { try await sendLoad(harness, tag: "rotate", from: 1, count: 5000, pause: .milliseconds(50)) }
+        try await Task.sleep(for: .seconds(1))
+        let rotated = try harness.pki.issue("sensor-1-rotated", commonName: "sensor-1.contoso.com")
+        let newSerial = try harness.serial(of: rotated.certificate)
+        try harness.rotateApplianceCertificate(to: rotated)
+        let rotatedAt = ContinuousClock.now
+        let switched = await eventually(timeout: .seconds(30)) { receiver.connections.map(GatewayHarness.normalized).contains(newSerial) }
+        let switchTime = ContinuousClock.now - rotatedAt
+        try await load.value
+
+        #expect(switched, "no connection with the new certificate \(newSerial): \(receiver.connections)\n\(gateway.standardError)")
+        #expect(await eventually(timeout: .seconds(60)) { Set(sequenceNumbers(receiver.messages)).count >= 5000 })
+        let received = sequenceNumbers(receiver.messages)
+        #expect(Set(received) == Set(1...5000), "lost \(Set(1...5000).subtracting(received).count)")
+        #expect(received.count == 5000, "repeated \(received.count - Set(received).count)")
+        // Before the rotation the old certificate, after it the new one, and nothing else.
+        let serials = receiver.messages.map { GatewayHarness.normalized($0.serial) }
+        #expect(Set(serials) == [oldSerial, newSerial])
+        #expect(serials.last == newSerial)
+        #expect(gateway.standardError.contains("reloaded"))
+        print("rotation under load: 5000 sent, \(Set(received).count) received, \(5000 - Set(received).count) lost, \(received.count - Set(received).count) repeated; new certificate in use after \(switchTime)")
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+    }
+
+    @Test func anExpiredCertificateOverAGoodOneChangesNothingUntilItIsFixed() async throws {
+        let harness = try GatewayHarness()
+        try harness.writeConfig(partner: harness.syslogPartner, watch: true)
+        let receiver = try await harness.recordingPartner()
+        let gateway = try await harness.start()
+        let oldSerial = try harness.serial(of: harness.folder.appendingPathComponent("certs/sensor-1.crt"))
+
+        var options = TestPKI.Options(commonName: "sensor-1.contoso.com")
+        options.startDate = TestPKI.caDate(daysFromNow: -100)
+        options.endDate = TestPKI.caDate(daysFromNow: -2)
+        try harness.rotateApplianceCertificate(to: try harness.pki.issue("sensor-1-expired", options))
+        #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.contains("reload refused: the previous config and certificates stay in use") }, "\(gateway.standardError)")
+        #expect(gateway.standardError.contains("code=expired"))
+
+        // Alerts still go out, with the previous certificate.
+        try await sendLoad(harness, tag: "kept", from: 1, count: 100, pause: .zero)
+        #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 100 })
+        #expect(Set(receiver.messages.map { GatewayHarness.normalized($0.serial) }) == [oldSerial])
+
+        // Fixed: the next reload takes it (SIGHUP this time), and new connections use it.
+        let good = try harness.pki.issue("sensor-1-good", commonName: "sensor-1.contoso.com")
+        try harness.rotateApplianceCertificate(to: good)
+        gateway.signal(SIGHUP)
+        #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.contains("reloaded: the new config and certificates are in use") })
+        try await sendLoad(harness, tag: "fixed", from: 101, count: 100, pause: .zero)
+        let goodSerial = try harness.serial(of: good.certificate)
+        #expect(await eventually(timeout: .seconds(30)) { receiver.messages.contains { GatewayHarness.normalized($0.serial) == goodSerial } })
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+    }
+
+    @Test func aPartnerAndARuleAddedToConfigYamlReceiveWithoutARestart() async throws {
+        let harness = try GatewayHarness()
+        try harness.writeConfig(partner: harness.syslogPartner, watch: true)
+        let first = try await harness.recordingPartner()
+        let gateway = try await harness.start()
+
+        let archivePort = try FreePort.find()
+        let archive = try await harness.recordingPartner(port: archivePort)
+        try harness.writeConfig(
+            partner: harness.syslogPartner + "\n" + harness.syslogPartner("archive", port: archivePort),
+            rules: "  - name: all\n    partners: [siem]\n  - name: majors\n    min_severity: major\n    partners: [archive]\n",
+            watch: true)
+        #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.contains("reloaded: the new config") }, "\(gateway.standardError)")
+
+        // Severity 8 is major: every alert to both partners from now on.
+        try await sendLoad(harness, tag: "added", from: 1, count: 200, pause: .zero)
+        #expect(await eventually(timeout: .seconds(30)) { Set(sequenceNumbers(archive.messages)).count >= 200 }, "\(gateway.standardError)")
+        #expect(await eventually(timeout: .seconds(30)) { Set(sequenceNumbers(first.messages)).count >= 200 })
+        #expect(sequenceNumbers(archive.messages).count == 200)
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+    }
+}
