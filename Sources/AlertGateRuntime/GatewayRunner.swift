@@ -107,12 +107,16 @@ public struct GatewayRunner: Sendable {
             ])
         }
         // Shutdown runs in reverse: listeners stop first, then forwarding drains, then the store.
+        // ADMIN API (SPEC §9): wiring the real backend is one line, after this array:
+        //   + Self.adminServices(config: config, backend: backend, metrics: .bootstrap(), logger: logger)
+        // (last, so that it stops first on shutdown).
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: storeService, serviceName: "certificate-store"),
+            .init(service: forwarding, serviceName: "forwarding"),
+            .init(service: listeners, serviceName: "listeners"),
+        ]
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: storeService, serviceName: "certificate-store"),
-                .init(service: forwarding, serviceName: "forwarding"),
-                .init(service: listeners, serviceName: "listeners"),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
@@ -123,6 +127,16 @@ public struct GatewayRunner: Sendable {
             logger.error("alertgate stopped on an error: \(error)")
             return 1
         }
+    }
+
+    /// The admin API's service when `gateway.admin` is set, none otherwise: the one place
+    /// `run` needs to start `AdminServer` under its service group.
+    static func adminServices(
+        config: GatewayConfig, backend: any AdminBackend, metrics: MetricsExposition, logger: Logger
+    ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        guard let address = config.gateway.admin else { return [] }
+        let server = AdminServer(address: address, backend: backend, metrics: metrics, logger: logger)
+        return [.init(service: AdminService(server: server, logger: logger), serviceName: "admin")]
     }
 
     static func logger(for settings: LogSection) throws -> Logger {
