@@ -36,7 +36,7 @@ struct StatusCommand: AsyncParsableCommand {
         do {
             response = try await AdminHTTPClient.get(path: "/v1/status", from: address)
         } catch {
-            printError("cannot reach the admin API at \(address): \(error)")
+            printError("cannot reach the admin API at \(address): \(AdminHTTPClient.describe(error)) (is the gateway running, with gateway.admin set to this address?)")
             throw ExitCode(1)
         }
         guard response.status == .ok else {
@@ -81,7 +81,7 @@ enum StatusRenderer {
         out += table(
             ["NAME", "CN", "NOT AFTER", "STATE", "PROBLEM"],
             status.certificates.map { certificate in
-                let problem = [certificate.code.map { "(\($0))" }, certificate.message].compactMap { $0 }
+                let problem = [certificate.message, certificate.code.map { "(\($0))" }].compactMap { $0 }
                 return [certificate.name, certificate.cn, certificate.notAfter, certificate.state.rawValue, problem.isEmpty ? "-" : problem.joined(separator: " ")]
             })
         out += "\nAPPLIANCES\n"
@@ -140,6 +140,22 @@ enum AdminHTTPClient {
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
+    }
+
+    /// A connection failure in a few words: `connection refused` rather than NIO's
+    /// description of every address it tried.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as NIOConnectionError:
+            return error.connectionErrors.first.map { describe($0.error) } ?? "no address to connect to"
+        case let error as IOError:
+            return String(cString: strerror(error.errnoCode)).lowercased()
+        case is ChannelError:
+            if case ChannelError.connectTimeout = error { return "no connection within 5 s" }
+            return "\(error)"
+        default:
+            return "\(error)"
+        }
     }
 
     static func get(path: String, from address: HostPort, timeout: TimeAmount = .seconds(10)) async throws -> Response {

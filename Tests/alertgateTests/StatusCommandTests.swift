@@ -59,7 +59,7 @@ import Testing
             #expect(lines.contains(["CERTIFICATES"]))
             #expect(lines.contains(["sensor-1", "sensor-1.contoso.com", "2027-03-01T08:15:30.000Z", "valid", "-"]))
             #expect(output.contains("legacy"))
-            #expect(output.contains("(expired) This SSL certificate has expired and isn't considered valid."))
+            #expect(output.contains("This SSL certificate has expired and isn't considered valid. (expired)"))
             #expect(lines.contains(["sensor-1", "sensor", "sensor-1", "required"]))
             #expect(lines.contains(["qradar", "syslog-tls", "connected", "0", "42", "-"]))
             #expect(lines.contains { $0.starts(with: ["sentinel", "http2", "failing", "7", "0", "The", "certificate"]) })
@@ -88,8 +88,20 @@ import Testing
         try await withServer { port in closedPort = port }
         let result = try await ProcessRunner.captureDetached(AlertGateBinary.path, ["status", "--admin", "127.0.0.1:\(closedPort)"])
         #expect(result.status == 1)
-        #expect(result.standardError.contains("cannot reach the admin API at 127.0.0.1:\(closedPort)"), "\(result.standardError)")
+        #expect(result.standardError.contains("cannot reach the admin API at 127.0.0.1:\(closedPort): connection refused"), "\(result.standardError)")
         #expect(result.standardOutput.isEmpty)
+    }
+
+    @Test func anAnswerOtherThan200Exits1NamingTheAddressAndStatus() async throws {
+        // A web server that is not the admin API: /v1/status is not there.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("status-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try await FileHTTPServer(directory: folder)
+        let result = try await ProcessRunner.captureDetached(AlertGateBinary.path, ["status", "--admin", "127.0.0.1:\(server.port)"])
+        try await server.stop()
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("the admin API at 127.0.0.1:\(server.port) answered 404"), "\(result.standardError)")
     }
 
     @Test func aConfigWithoutGatewayAdminSaysSo() async throws {
