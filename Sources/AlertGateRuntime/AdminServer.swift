@@ -129,30 +129,40 @@ struct AdminRoutes: Sendable {
         "/healthz": .GET, "/readyz": .GET, "/metrics": .GET, "/v1/status": .GET, "/v1/reload": .POST,
     ]
 
-    func respond(method: HTTPMethod, uri: String) async -> AdminResponse {
+    /// How a request is answered: at once on the event loop (the probes of the process
+    /// itself, `/metrics`, errors), or by asking the backend.
+    enum Answer: Sendable {
+        case now(AdminResponse)
+        case backend(@Sendable () async -> AdminResponse)
+    }
+
+    func answer(method: HTTPMethod, uri: String) -> Answer {
         let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
         guard let allowed = Self.routes[path] else {
-            return .text(.notFound, "not found: \(path) (the admin API serves /healthz, /readyz, /metrics, /v1/status, POST /v1/reload)")
+            return .now(.text(.notFound, "not found: \(path) (the admin API serves /healthz, /readyz, /metrics, /v1/status, POST /v1/reload)"))
         }
         guard method == allowed else {
             var response = AdminResponse.text(.methodNotAllowed, "\(method.rawValue) is not allowed on \(path); use \(allowed.rawValue)")
             response.extraHeaders["Allow"] = allowed.rawValue
-            return response
+            return .now(response)
         }
+        let backend = backend
         switch path {
         case "/healthz":
-            return .text(.ok, "ok")
-        case "/readyz":
-            return await backend.isReady() ? .text(.ok, "ready") : .text(.serviceUnavailable, "not ready")
+            return .now(.text(.ok, "ok"))
         case "/metrics":
-            return AdminResponse(status: .ok, contentType: MetricsExposition.contentType, body: metrics.render())
+            return .now(AdminResponse(status: .ok, contentType: MetricsExposition.contentType, body: metrics.render()))
+        case "/readyz":
+            return .backend { await backend.isReady() ? .text(.ok, "ready") : .text(.serviceUnavailable, "not ready") }
         case "/v1/status":
-            return .json(.ok, await backend.status())
+            return .backend { .json(.ok, await backend.status()) }
         default:  // "/v1/reload"
-            let report = await backend.reload()
-            return report.ok
-                ? .json(.ok, ReloadAnswer(ok: true, errors: nil))
-                : .json(.unprocessableEntity, ReloadAnswer(ok: false, errors: report.errors))
+            return .backend {
+                let report = await backend.reload()
+                return report.ok
+                    ? .json(.ok, ReloadAnswer(ok: true, errors: nil))
+                    : .json(.unprocessableEntity, ReloadAnswer(ok: false, errors: report.errors))
+            }
         }
     }
 }
@@ -183,14 +193,16 @@ final class AdminHandler: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             self.head = nil
-            let routes = routes
-            let method = head.method
-            let uri = head.uri
-            context.eventLoop.makeFutureWithTask { await routes.respond(method: method, uri: uri) }
-                .assumeIsolated()
-                .whenSuccess { response in
-                    self.write(response, for: head, context: context)
-                }
+            switch routes.answer(method: head.method, uri: head.uri) {
+            case .now(let response):
+                write(response, for: head, context: context)
+            case .backend(let ask):
+                context.eventLoop.makeFutureWithTask(ask)
+                    .assumeIsolated()
+                    .whenSuccess { response in
+                        self.write(response, for: head, context: context)
+                    }
+            }
         }
     }
 

@@ -158,7 +158,7 @@ enum AdminHTTPClient {
         }
     }
 
-    static func get(path: String, from address: HostPort, timeout: TimeAmount = .seconds(10)) async throws -> Response {
+    static func get(path: String, from address: HostPort, timeout: TimeAmount = .seconds(30)) async throws -> Response {
         let group = MultiThreadedEventLoopGroup.singleton
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))

@@ -85,7 +85,7 @@ import Testing
     /// One request by curl: the status, the content type and the body.
     func curl(_ url: String, method: String = "GET") async throws -> Answer {
         let result = try await ProcessRunner.captureDetached("/usr/bin/curl", [
-            "-sS", "-X", method, "--max-time", "20", "-o", "-",
+            "-sS", "-X", method, "--max-time", "60", "-o", "-",
             "-w", "\n%{http_code}\n%{content_type}", url,
         ])
         #expect(result.status == 0, "curl: \(result.standardError)")
@@ -243,6 +243,15 @@ import Testing
             let again = try await curl(served.base + "/metrics")
             #expect(again.body.contains(#"alertgate_alerts_forwarded_total{partner="qradar"} 4"#))
         }
+    }
+
+    @Test func bootstrapInstallsOneExpositionPerProcess() {
+        let first = MetricsExposition.bootstrap()
+        let second = MetricsExposition.bootstrap()
+        #expect(first.registry === second.registry)
+        // Code that counts through the global factory lands in it.
+        Counter(label: "alertgate_admin_bootstrap_test_total").increment()
+        #expect(String(decoding: first.render(), as: UTF8.self).contains("alertgate_admin_bootstrap_test_total 1"))
     }
 
     @Test func aBusyAddressIsAnErrorNamingIt() async throws {
