@@ -1,6 +1,7 @@
 import AlertGateConfig
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -18,6 +19,8 @@ public actor AdminServer {
     private let group: any EventLoopGroup
     private let logger: Logger
     private var channel: (any Channel)?
+    /// The open connections, closed by `stop()` (a client may hold one open between requests).
+    private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
 
     public init(
         address: HostPort, backend: any AdminBackend, metrics: MetricsExposition,
@@ -40,12 +43,16 @@ public actor AdminServer {
         guard channel == nil else { return }
         let routes = AdminRoutes(backend: backend, metrics: metrics)
         let logger = logger
+        let connections = connections
         do {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 64)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        let id = ObjectIdentifier(channel)
+                        connections.withLockedValue { $0[id] = channel }
+                        channel.closeFuture.whenComplete { _ in connections.withLockedValue { _ = $0.removeValue(forKey: id) } }
                         let pipeline = channel.pipeline.syncOperations
                         try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                         try pipeline.addHandler(AdminHandler(routes: routes, logger: logger))
@@ -58,12 +65,15 @@ public actor AdminServer {
         }
     }
 
-    /// Stops accepting; open connections are closed by their clients or on their next
-    /// request's end.
+    /// Stops accepting and closes the open connections (an answer being written is cut
+    /// off: the admin API holds nothing a client could lose).
     public func stop() async {
         guard let channel else { return }
         self.channel = nil
         try? await channel.close()
+        for connection in connections.withLockedValue({ Array($0.values) }) {
+            try? await connection.close()
+        }
     }
 }
 

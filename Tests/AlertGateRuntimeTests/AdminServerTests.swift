@@ -2,6 +2,9 @@ import AlertGateConfig
 import AlertGateRuntime
 import AlertGateTesting
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Metrics
 import NIOCore
@@ -253,6 +256,72 @@ import Testing
         Counter(label: "alertgate_admin_bootstrap_test_total").increment()
         #expect(String(decoding: first.render(), as: UTF8.self).contains("alertgate_admin_bootstrap_test_total 1"))
     }
+
+    #if canImport(Glibc)
+    @Test func stopClosesConnectionsKeptOpenBetweenRequests() async throws {
+        let backend = ScriptedBackend(status: Self.sampleStatus, reload: ReloadReport(at: Date(), ok: true, errors: []))
+        let server = AdminServer(address: HostPort(host: "127.0.0.1", port: 0), backend: backend, metrics: MetricsExposition(), logger: Logger(label: "test"))
+        try await server.start()
+        let port = try #require(await server.boundAddress?.port)
+        let connection = try await KeptOpen.connect(port: port)
+        defer { close(connection.socket) }
+        #expect(try await connection.exchange("GET /healthz HTTP/1.1\r\nHost: admin\r\n\r\n").hasPrefix("HTTP/1.1 200 OK"))
+        await server.stop()
+        // The server closed its end: the next read ends the stream.
+        #expect(try await connection.exchange(nil) == "")
+    }
+
+    /// A raw keep-alive connection; the blocking socket calls run on a thread of their own.
+    struct KeptOpen: Sendable {
+        let socket: Int32
+
+        static func connect(port: Int) async throws -> KeptOpen {
+            try await onThread {
+                let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                guard fd >= 0 else { throw SocketFailure(step: "socket") }
+                var timeout = timeval(tv_sec: 20, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                guard connected == 0 else {
+                    close(fd)
+                    throw SocketFailure(step: "connect")
+                }
+                return KeptOpen(socket: fd)
+            }
+        }
+
+        /// Sends `request` (if any) and returns what one read brings ("" at the end of the stream).
+        func exchange(_ request: String?) async throws -> String {
+            let fd = socket
+            return try await Self.onThread {
+                if let request {
+                    let bytes = Array(request.utf8)
+                    guard send(fd, bytes, bytes.count, 0) == bytes.count else { throw SocketFailure(step: "send") }
+                }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let count = recv(fd, &buffer, buffer.count, 0)
+                guard count >= 0 else { throw SocketFailure(step: "recv") }
+                return String(decoding: buffer[..<count], as: UTF8.self)
+            }
+        }
+
+        struct SocketFailure: Error {
+            var step: String
+        }
+
+        private static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+            try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+            }
+        }
+    }
+    #endif
 
     @Test func aBusyAddressIsAnErrorNamingIt() async throws {
         try await withServer { served in
