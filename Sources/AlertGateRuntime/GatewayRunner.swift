@@ -41,6 +41,9 @@ public struct GatewayRunner: Sendable {
             return 1
         }
 
+        // Before the first metric is made: every swift-metrics metric lands in /metrics.
+        let metrics = MetricsExposition.bootstrap()
+
         let required = loaded.requiredCertificates
         var refused = false
         for item in loaded.store.store.items {
@@ -92,6 +95,7 @@ public struct GatewayRunner: Sendable {
         let reloader = GatewayReloader(
             configPath: configPath, transports: transports, loaded: loaded, pool: pool, intake: intake,
             forwarding: forwarding, listeners: listenerSet, logger: logger)
+        await reloader.reportExpiry()
         let listeners = ListenerService(listeners: listenerSet) { bound in
             logger.info("alertgate running", metadata: [
                 "config": "\(configPath)",
@@ -103,14 +107,17 @@ public struct GatewayRunner: Sendable {
                 "spooled": "\(spool.budget.usedBytes) bytes",
             ])
         }
-        // Shutdown runs in reverse: listeners stop first, then forwarding drains, then reloads.
+        // Shutdown runs in reverse: the admin API and the listeners stop first, then
+        // forwarding drains, then reloads.
+        let admin = GatewayAdmin(reloader: reloader, pool: pool, counters: counters, listeners: listenerSet)
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: CRLRefreshService(reloader: reloader), serviceName: "crl-refresh"),
+            .init(service: ReloadService(reloader: reloader, configPath: configPath, signals: reloadSignals, logger: logger), serviceName: "reload"),
+            .init(service: forwarding, serviceName: "forwarding"),
+            .init(service: listeners, serviceName: "listeners"),
+        ] + Self.adminServices(config: config, backend: admin, metrics: metrics, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: CRLRefreshService(reloader: reloader), serviceName: "crl-refresh"),
-                .init(service: ReloadService(reloader: reloader, configPath: configPath, signals: reloadSignals, logger: logger), serviceName: "reload"),
-                .init(service: forwarding, serviceName: "forwarding"),
-                .init(service: listeners, serviceName: "listeners"),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
@@ -121,6 +128,16 @@ public struct GatewayRunner: Sendable {
             logger.error("alertgate stopped on an error: \(error)")
             return 1
         }
+    }
+
+    /// The admin API's service when `gateway.admin` is set, none otherwise: the one place
+    /// `run` needs to start `AdminServer` under its service group.
+    static func adminServices(
+        config: GatewayConfig, backend: any AdminBackend, metrics: MetricsExposition, logger: Logger
+    ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        guard let address = config.gateway.admin else { return [] }
+        let server = AdminServer(address: address, backend: backend, metrics: metrics, logger: logger)
+        return [.init(service: AdminService(server: server, logger: logger), serviceName: "admin")]
     }
 
     static func logger(for settings: LogSection) throws -> Logger {

@@ -11,7 +11,7 @@ struct AlertGateCommand: AsyncParsableCommand {
         commandName: "alertgate",
         abstract: "Forwards OT security alerts to SIEM partners over validated TLS.",
         subcommands: [
-            RunCommand.self, CheckConfigCommand.self, CertCommand.self, DiagnoseCommand.self, SendTestCommand.self,
+            RunCommand.self, CheckConfigCommand.self, CertCommand.self, DiagnoseCommand.self, SendTestCommand.self, StatusCommand.self,
         ]
     )
 

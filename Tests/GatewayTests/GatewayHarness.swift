@@ -12,6 +12,7 @@ final class GatewayHarness: @unchecked Sendable {
         var tls: Int
         var webhook: Int
         var partner: Int
+        var admin: Int
     }
 
     let pki: TestPKI
@@ -43,7 +44,7 @@ final class GatewayHarness: @unchecked Sendable {
         partnerChain = pki.directory.appendingPathComponent("partner-chain.pem")
         try (String(contentsOf: partner.certificate, encoding: .utf8) + String(contentsOf: pki.chainFile, encoding: .utf8))
             .write(to: partnerChain, atomically: true, encoding: .utf8)
-        ports = Ports(tcp: try FreePort.find(), udp: try FreePort.find(), tls: try FreePort.find(), webhook: try FreePort.find(), partner: try FreePort.find())
+        ports = Ports(tcp: try FreePort.find(), udp: try FreePort.find(), tls: try FreePort.find(), webhook: try FreePort.find(), partner: try FreePort.find(), admin: try FreePort.find())
     }
 
     var configFile: URL { folder.appendingPathComponent("config.yaml") }
@@ -55,6 +56,7 @@ final class GatewayHarness: @unchecked Sendable {
         let text = """
             gateway:
               data_dir: data
+              admin: "127.0.0.1:\(ports.admin)"
               validation: \(validation)
               spool: { max_size: \(spoolMaxSize) }
             store:
@@ -176,6 +178,18 @@ final class GatewayHarness: @unchecked Sendable {
             throw BenchTool.Failure(description: "curl failed (\(result.status)): \(result.standardError)")
         }
         return Response(status: code, body: lines.dropLast().joined(separator: "\n"), headers: (try? String(contentsOf: headerFile, encoding: .utf8)) ?? "")
+    }
+
+    /// GETs (or POSTs) a path of the admin API with curl: status code and body.
+    func admin(_ path: String, method: String = "GET") async throws -> Response {
+        let result = try await ProcessRunner.captureDetached("/usr/bin/curl", [
+            "-sS", "--max-time", "60", "-X", method, "-w", "\n%{http_code}", "http://127.0.0.1:\(ports.admin)\(path)",
+        ])
+        let lines = result.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
+        guard result.status == 0, let code = lines.last.flatMap({ Int($0) }) else {
+            throw BenchTool.Failure(description: "curl failed (\(result.status)): \(result.standardError)")
+        }
+        return Response(status: code, body: lines.dropLast().joined(separator: "\n"), headers: "")
     }
 
     /// Sends newline-framed lines over syslog-tls with `openssl s_client`, presenting

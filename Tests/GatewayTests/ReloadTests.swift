@@ -108,4 +108,44 @@ import Testing
         gateway.signal(SIGTERM)
         #expect(try await gateway.waitForExit() == 0)
     }
+    @Test func theAdminAPIShowsStatusAndMetricsAndRefusesABrokenReload() async throws {
+        let harness = try GatewayHarness()
+        try harness.writeConfig(partner: harness.syslogPartner)
+        let receiver = try await harness.recordingPartner()
+        let gateway = try await harness.start()
+        try await sendLoad(harness, tag: "admin", from: 1, count: 50, pause: .zero)
+        #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 50 })
+
+        #expect(try await harness.admin("/healthz").status == 200)
+        #expect(try await harness.admin("/readyz").status == 200)
+        #expect(await eventually(timeout: .seconds(10)) { (try? await harness.admin("/v1/status").body.contains("\"delivered\":50")) == true })
+        let status = try await harness.admin("/v1/status")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.body.utf8)) as? [String: Any])
+        let partners = try #require(object["partners"] as? [[String: Any]])
+        #expect(partners.first?["name"] as? String == "siem")
+        #expect(partners.first?["state"] as? String == "connected")
+        #expect(partners.first?["queued"] as? Int == 0)
+        let certificates = try #require(object["certificates"] as? [[String: Any]])
+        #expect(certificates.contains { $0["name"] as? String == "sensor-1" && $0["state"] as? String == "valid" })
+
+        let metrics = try await harness.admin("/metrics").body
+        #expect(metrics.contains(#"alertgate_alerts_forwarded_total{partner="siem"} 50"#), "\(metrics)")
+        #expect(metrics.contains(#"alertgate_alerts_received_total{"#))
+        #expect(metrics.contains(#"alertgate_certificate_not_after_seconds{certificate="sensor-1"}"#))
+
+        // A broken config.yaml: 422 with the error at its line, and nothing changes.
+        try "gateway: [\n".write(to: harness.configFile, atomically: true, encoding: .utf8)
+        let refused = try await harness.admin("/v1/reload", method: "POST")
+        #expect(refused.status == 422)
+        #expect(refused.body.contains("config.yaml:"), "\(refused.body)")
+        #expect(try await harness.admin("/metrics").body.contains("alertgate_reload_failures_total 1"))
+        let cli = try await ProcessRunner.captureDetached(AlertGateBinary.path, ["status", "--admin", "127.0.0.1:\(harness.ports.admin)"])
+        #expect(cli.status == 0, "\(cli.standardError)")
+        #expect(cli.standardOutput.contains("siem"))
+        #expect(cli.standardOutput.contains("sensor-1"))
+        try await sendLoad(harness, tag: "after", from: 51, count: 50, pause: .zero)
+        #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 100 })
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+    }
 }

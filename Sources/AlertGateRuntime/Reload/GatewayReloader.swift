@@ -23,7 +23,7 @@ public actor GatewayReloader {
     /// How the store in use was loaded (its config and CRL cache).
     var currentLoader: StoreLoader { loader }
     /// The outcome of the latest reload; nil before the first.
-    public private(set) var lastReload: ReloadOutcome?
+    public private(set) var lastReload: ReloadReport?
 
     private let configPath: String
     private let transports: TransportRegistry
@@ -61,12 +61,12 @@ public actor GatewayReloader {
     }
 
     /// Loads and checks the new state; swaps it in when valid.
-    public func reload(reason: String) async -> ReloadOutcome {
+    public func reload(reason: String) async -> ReloadReport {
         logger.info("reloading", metadata: ["reason": "\(reason)"])
-        let outcome: ReloadOutcome
+        let outcome: ReloadReport
         switch await ConfigValidation(path: configPath, transports: transports).run(selfSigned: .generate) {
         case .failure(let errors):
-            outcome = ReloadOutcome(at: Date(), ok: false, errors: errors.rendered(path: configPath))
+            outcome = ReloadReport(at: Date(), ok: false, errors: errors.rendered(path: configPath))
         case .success(let loaded):
             outcome = await apply(loaded)
         }
@@ -90,7 +90,7 @@ public actor GatewayReloader {
         await publish(config: config, store: rechecked, loader: loader)
     }
 
-    private func apply(_ loaded: ConfigValidation.Loaded) async -> ReloadOutcome {
+    private func apply(_ loaded: ConfigValidation.Loaded) async -> ReloadReport {
         let (merged, changes) = loaded.store.store.keepingValidItems(of: store)
         var errors: [String] = []
         let required = loaded.requiredCertificates
@@ -114,7 +114,7 @@ public actor GatewayReloader {
         }
         errors += loaded.store.diagnostics.filter { !$0.message.hasPrefix("certificate ") }.map { $0.rendered(path: configPath) }
         guard errors.isEmpty else {
-            return ReloadOutcome(at: Date(), ok: false, errors: errors)
+            return ReloadReport(at: Date(), ok: false, errors: errors)
         }
         if loaded.config.listeners != config.listeners {
             logger.warning("listener changes (added, removed, moved) take effect at the next start; their certificates change now")
@@ -123,10 +123,26 @@ public actor GatewayReloader {
         store = merged
         loader = loaded.loader
         await publish(config: loaded.config, store: merged, loader: loaded.loader)
-        return ReloadOutcome(at: Date(), ok: true, errors: [])
+        return ReloadReport(at: Date(), ok: true, errors: [])
+    }
+
+    /// Exposes each certificate's expiry, and warns from 30 days before it (again from 7).
+    public func reportExpiry(now: Date = Date()) {
+        for item in store.items {
+            guard let certificate = item.certificate else { continue }
+            Gauge(label: "alertgate_certificate_not_after_seconds", dimensions: [("certificate", item.name)], factory: metrics)
+                .record(certificate.notAfter.timeIntervalSince1970)
+            let days = Int(certificate.notAfter.timeIntervalSince(now) / 86_400)
+            if days <= 30, days >= 0 {
+                logger.warning(
+                    "certificate expires in \(days) days (\(RFC3339.string(from: certificate.notAfter))): rotate it\(days <= 7 ? " now" : "")",
+                    metadata: ["certificate": "\(item.name)", "code": "expiring"])
+            }
+        }
     }
 
     private func publish(config: GatewayConfig, store: CertificateStore, loader: StoreLoader) async {
+        reportExpiry()
         let factory = LinkFactory(config: config, store: store, registry: transports, crlSource: loader.crlCache, logger: logger, metrics: metrics)
         intake.replaceRules(ForwardingRules(config))
         await pool.renew(makeSender: Self.makeSender(factory))
@@ -140,18 +156,5 @@ public actor GatewayReloader {
         } catch {
             logger.error("cannot open the spool queues of new links: \(error)")
         }
-    }
-}
-
-/// What a reload did: in use (`ok`), or refused with the reasons, at `at`.
-public struct ReloadOutcome: Sendable, Hashable {
-    public var at: Date
-    public var ok: Bool
-    public var errors: [String]
-
-    public init(at: Date, ok: Bool, errors: [String]) {
-        self.at = at
-        self.ok = ok
-        self.errors = errors
     }
 }

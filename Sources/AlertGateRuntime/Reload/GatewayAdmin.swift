@@ -1,0 +1,68 @@
+import AlertGateCore
+import AlertGateListeners
+import AlertGatePKI
+import Foundation
+
+/// The admin API's view of the running gateway (SPEC §9): status from the state in use,
+/// the links' health and the forwarding counters; reloads through the reloader.
+struct GatewayAdmin: AdminBackend {
+    let reloader: GatewayReloader
+    let pool: LinkPool
+    let counters: ForwardingCounters
+    let listeners: ListenerSet
+
+    /// Every listener bound, and every certificate the gateway needs valid.
+    func isReady() async -> Bool {
+        let config = await reloader.config
+        let store = await reloader.store
+        let required = Set(config.appliances.compactMap(\.certificate) + config.listeners.compactMap(\.certificate))
+        let certificatesValid = store.items.allSatisfy { !required.contains($0.name) || $0.isValid }
+        return listeners.listening.count == config.listeners.count && certificatesValid
+    }
+
+    func reload() async -> ReloadReport {
+        await reloader.reload(reason: "POST /v1/reload")
+    }
+
+    func status() async -> GatewayStatus {
+        let config = await reloader.config
+        let store = await reloader.store
+        let health = await pool.health
+        let certificates = store.items.map { item in
+            let failure = item.firstFailure
+            return GatewayStatus.Certificate(
+                name: item.name,
+                cn: item.certificate?.commonName ?? "",
+                notAfter: item.certificate.map { RFC3339.string(from: $0.notAfter) } ?? "",
+                state: item.isValid ? .valid : .invalid,
+                code: failure?.code.rawValue,
+                message: failure?.problem?.message)
+        }
+        let appliances = config.appliances.map {
+            GatewayStatus.Appliance(name: $0.name, kind: $0.kind.rawValue, certificate: $0.certificate, validation: $0.validation.rawValue)
+        }
+        let partners = config.partners.map { partner in
+            let links = health.filter { $0.key.partner == partner.name }.sorted { $0.key.appliance < $1.key.appliance }
+            let connections = links.map { GatewayStatus.Connection(appliance: $0.key.appliance, state: Self.state($0.value)) }
+            let failing = links.first { $0.value.state == .failing }?.value.lastError
+            let state: GatewayStatus.LinkState =
+                connections.contains { $0.state == .failing } ? .failing : connections.contains { $0.state == .connected } ? .connected : .connecting
+            return GatewayStatus.Partner(
+                name: partner.name, transport: partner.transport, state: state,
+                lastError: failing.map { GatewayStatus.Problem(code: $0.check ?? "unavailable", message: $0.message) },
+                queued: counters.queued(partner: partner.name), delivered: counters.delivered(partner: partner.name),
+                connections: connections)
+        }
+        return GatewayStatus(
+            certificates: certificates, appliances: appliances, partners: partners,
+            lastReload: await reloader.lastReload.map(GatewayStatus.LastReload.init))
+    }
+
+    private static func state(_ health: LinkHealth) -> GatewayStatus.LinkState {
+        switch health.state {
+        case .idle: .connecting
+        case .connected: .connected
+        case .failing: .failing
+        }
+    }
+}
