@@ -109,7 +109,7 @@ public struct GatewayRunner: Sendable {
         }
         // Shutdown runs in reverse: the admin API and the listeners stop first, then
         // forwarding drains, then reloads.
-        let admin = GatewayAdmin(reloader: reloader, pool: pool, counters: counters, listeners: listenerSet)
+        let admin = GatewayAdmin(reloader: reloader, pool: pool, counters: counters, listeners: listenerSet, spool: spool)
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: CRLRefreshService(reloader: reloader), serviceName: "crl-refresh"),
             .init(service: ReloadService(reloader: reloader, configPath: configPath, signals: reloadSignals, logger: logger), serviceName: "reload"),

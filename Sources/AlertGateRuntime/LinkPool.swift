@@ -27,13 +27,11 @@ public actor LinkPool {
     /// One sender and the sends it has in flight.
     private final class Slot {
         let sender: any AlertSender
-        let generation: Int
         var inFlight = 0
         var retired = false
 
-        init(sender: any AlertSender, generation: Int) {
+        init(sender: any AlertSender) {
             self.sender = sender
-            self.generation = generation
         }
     }
 
@@ -45,7 +43,6 @@ public actor LinkPool {
     }
 
     private var makeSender: MakeSender
-    private var generation = 0
     private let fallbackBackoff: Backoff
     private var entries: [Key: Entry] = [:]
     private var random = SystemRandomNumberGenerator()
@@ -56,14 +53,18 @@ public actor LinkPool {
         self.fallbackBackoff = fallbackBackoff
     }
 
-    /// From now on, links are built with `makeSender`; each link's current sender is
-    /// replaced at its next send and closed once idle.
+    /// From now on, links are built with `makeSender`: each link's current sender is
+    /// closed now if idle, else as soon as the sends it carries are back, and the link's
+    /// next send opens a new connection (checked afresh: a partner a new CRL revokes is
+    /// refused then).
     public func renew(makeSender: @escaping MakeSender) {
         self.makeSender = makeSender
-        generation += 1
         for (key, entry) in entries {
-            // A link that failed to build gets a new chance at once with the new state.
-            if entry.slot == nil {
+            if let slot = entry.slot {
+                retire(slot)
+                entries[key]?.slot = nil
+            } else {
+                // A link that failed to build gets a new chance at once with the new state.
                 entries[key] = nil
             }
         }
@@ -80,12 +81,12 @@ public actor LinkPool {
             }
         }
         let slot: Slot
-        if let existing = entries[key]?.slot, existing.generation == generation {
+        if let existing = entries[key]?.slot, !existing.retired {
             slot = existing
         } else {
             do {
                 let made = try makeSender(key)
-                slot = Slot(sender: made.sender, generation: generation)
+                slot = Slot(sender: made.sender)
                 if let old = entries[key]?.slot {
                     retire(old)
                 }

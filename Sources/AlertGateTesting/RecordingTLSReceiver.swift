@@ -23,6 +23,13 @@ public final class RecordingTLSReceiver: @unchecked Sendable {
         try await process.waitForOutput(containing: "LISTENING")
     }
 
+    /// Serials of the connections closed so far, in order.
+    public var closedConnections: [String] {
+        process.standardError.split(separator: "\n").compactMap { line in
+            line.hasPrefix("CLOSED ") ? String(line.dropFirst("CLOSED ".count)) : nil
+        }
+    }
+
     /// Serials of the connections made so far, in order.
     public var connections: [String] {
         process.standardError.split(separator: "\n").compactMap { line in
@@ -90,6 +97,7 @@ public final class RecordingTLSReceiver: @unchecked Sendable {
                         sys.stdout.flush()
             except (ssl.SSLError, OSError):
                 pass
+            print("CLOSED " + serial, file=sys.stderr, flush=True)
 
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -68,6 +68,60 @@ import Testing
     }
 }
 
+extension LinkPoolTests {
+    /// A sender whose sends wait until released, and which records its closing.
+    actor GatedSender: AlertSender {
+        var closed = false
+        var sent = 0
+        private var gate: CheckedContinuation<Void, Never>?
+
+        func send(_ alerts: [Alert]) async -> DeliveryReport {
+            await withCheckedContinuation { gate = $0 }
+            sent += alerts.count
+            return DeliveryReport(accepted: alerts.count, outcome: .delivered)
+        }
+
+        func release() {
+            gate?.resume()
+            gate = nil
+        }
+
+        var waiting: Bool { gate != nil }
+
+        func close() async {
+            closed = true
+        }
+    }
+
+    @Test func aRenewedLinkClosesItsSenderOnceTheSendInFlightIsBackAndOpensANewOne() async throws {
+        let old = GatedSender()
+        let pool = LinkPool { _ in (old, Backoff()) }
+        let inFlight = Task { await pool.deliver([alert], over: key) }
+        while !(await old.waiting) { try await Task.sleep(for: .milliseconds(5)) }
+
+        let new = ScriptedSender(failures: 0)
+        await pool.renew { _ in (new, Backoff()) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(await !old.closed)  // a send is still in flight on it
+
+        // The next send goes over a new sender; the old one closes once its send is back.
+        #expect(await pool.deliver([alert], over: key).outcome == .delivered)
+        #expect(await new.calls.count == 1)
+        await old.release()
+        #expect(await inFlight.value.outcome == .delivered)
+        let closed = await eventuallyTrue { await old.closed }
+        #expect(closed)
+    }
+
+    func eventuallyTrue(_ condition: () async -> Bool) async -> Bool {
+        for _ in 0..<200 {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return await condition()
+    }
+}
+
 final class LockedCounter: Sendable {
     private let count = Mutex(0)
     func increment() { count.withLock { $0 += 1 } }

@@ -52,7 +52,7 @@ final class GatewayHarness: @unchecked Sendable {
 
     /// Writes config.yaml: sensor-1 (by source 127.0.0.0/8) and console-1 (by client CN)
     /// send through every listener kind to one partner.
-    func writeConfig(partner: String, rules: String = "  - name: all\n    partners: [siem]\n", spoolMaxSize: String = "1GiB", validation: String = "required", watch: Bool = false) throws {
+    func writeConfig(partner: String, rules: String = "  - name: all\n    partners: [siem]\n", spoolMaxSize: String = "1GiB", validation: String = "required", watch: Bool = false, crlMaxAge: String = "1h") throws {
         let text = """
             gateway:
               data_dir: data
@@ -62,6 +62,7 @@ final class GatewayHarness: @unchecked Sendable {
             store:
               dir: certs
               watch: \(watch)
+              crl: { max_age: \(crlMaxAge) }
               trust:
                 - name: corp
                   file: chain.pem

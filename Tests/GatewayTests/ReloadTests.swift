@@ -148,4 +148,43 @@ import Testing
         gateway.signal(SIGTERM)
         #expect(try await gateway.waitForExit() == 0)
     }
+    @Test func aCRLThatRevokesThePartnerClosesItsConnectionUnderRequired() async throws {
+        let harness = try GatewayHarness()
+        let published = harness.pki.directory.appendingPathComponent("crl-www")
+        try FileManager.default.createDirectory(at: published, withIntermediateDirectories: true)
+        let crlServer = try await FileHTTPServer(directory: published)
+        try harness.pki.writeCRL(to: published.appendingPathComponent("ca.crl"))
+        var options = TestPKI.Options(commonName: "partner.test")
+        options.subjectAlternativeNames = ["DNS:partner.test", "IP:127.0.0.1"]
+        options.crlURL = crlServer.url(for: "ca.crl")
+        let partner = try harness.pki.issue("partner-with-crl", options)
+        let chain = harness.pki.directory.appendingPathComponent("partner-with-crl-chain.pem")
+        try (String(contentsOf: partner.certificate, encoding: .utf8) + String(contentsOf: harness.pki.chainFile, encoding: .utf8))
+            .write(to: chain, atomically: true, encoding: .utf8)
+        let receiver = try await RecordingTLSReceiver(certificate: chain, key: partner.key, clientCA: harness.pki.chainFile, port: harness.ports.partner)
+        try harness.writeConfig(partner: harness.syslogPartner, crlMaxAge: "2s")
+        let gateway = try await harness.start()
+
+        try await sendLoad(harness, tag: "before", from: 1, count: 50, pause: .zero)
+        #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 50 }, "\(gateway.standardError)")
+
+        // The CA revokes the partner: at the next CRL refresh (max_age 2 s) its open
+        // connection is closed, and the next one is refused.
+        try harness.pki.revoke(partner)
+        try harness.pki.writeCRL(to: published.appendingPathComponent("ca.crl"))
+        let fetches = crlServer.requests(for: "ca.crl")
+        #expect(await eventually(timeout: .seconds(30)) { crlServer.requests(for: "ca.crl") > fetches }, "the gateway did not fetch the CRL again")
+        #expect(await eventually(timeout: .seconds(30)) { receiver.closedConnections.count >= 1 }, "\(gateway.standardError)")
+        try await sendLoad(harness, tag: "after", from: 51, count: 50, pause: .zero)
+        #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.contains("code=revoked") }, "\(gateway.standardError)")
+        try await Task.sleep(for: .seconds(3))
+        #expect(sequenceNumbers(receiver.messages).allSatisfy { $0 <= 50 }, "alerts reached a revoked partner")
+        // They wait in the spool for a partner that passes the checks.
+        let queued = await eventually(timeout: .seconds(10)) { (try? await harness.admin("/v1/status").body.contains("\"queued\":50")) == true }
+        let status = (try? await harness.admin("/v1/status").body) ?? ""
+        #expect(queued, "\(status)")
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+        try await crlServer.stop()
+    }
 }

@@ -4,9 +4,11 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Checks the certificate store again whenever a CRL it uses is due (its nextUpdate, or
-/// `store.crl.max_age`), so that a certificate a fresh CRL revokes is marked invalid
-/// while the gateway runs, and links and listeners take the rechecked store.
+/// Fetches CRLs again when they are due (their nextUpdate, or `store.crl.max_age`) — those
+/// of the store's certificates and those the partners' and senders' certificates used —
+/// then checks the store again and renews every link: a certificate a fresh CRL revokes
+/// is marked invalid, and a partner it revokes is refused by the new connection that
+/// replaces the open one (the old one closes once the sends it carries are back).
 final class CRLRefreshService: Service {
     private let reloader: GatewayReloader
 
@@ -17,9 +19,14 @@ final class CRLRefreshService: Service {
     func run() async throws {
         do {
             try await cancelWhenGracefulShutdown {
+                // A CRL server that is down keeps its CRLs due: wait longer after each failed
+                // round (1 s, 2 s, 4 s … 60 s) rather than retrying every second.
+                var failedRounds = 0
                 while true {
                     let due = await self.reloader.nextCRLDue()
-                    try await Task.sleep(for: .seconds(max(1, due.timeIntervalSinceNow)))
+                    let floor = failedRounds == 0 ? 1.0 : min(60, pow(2, Double(failedRounds)))
+                    try await Task.sleep(for: .seconds(max(floor, due.timeIntervalSinceNow)))
+                    failedRounds = await self.reloader.refreshDueCRLs() ? 0 : failedRounds + 1
                     await self.reloader.recheckCertificates(reason: "CRL refresh")
                 }
             }
@@ -52,19 +59,35 @@ extension GatewayReloader {
         await storeRechecked(next)
     }
 
-    /// The earliest refresh date of the CRLs the store's certificates use; with none
-    /// cached, `max_age` from now.
+    /// The earliest refresh date of the CRLs in the cache (the store's certificates', and
+    /// those partners and senders presented); with none cached, `max_age` from now.
     func nextCRLDue() async -> Date {
-        let loader = currentLoader
-        var due = Date().addingTimeInterval(loader.config.store.crl.maxAge.seconds)
-        for item in store.items where item.report.files.useCRL {
-            for url in item.certificate?.crlDistributionPoints ?? [] {
-                if let date = await loader.crlCache.refreshDate(for: url) {
-                    due = min(due, date)
-                }
+        let cache = currentLoader.crlCache
+        var due = Date().addingTimeInterval(currentLoader.config.store.crl.maxAge.seconds)
+        for url in await cache.cachedURLs {
+            if let date = await cache.refreshDate(for: url) {
+                due = min(due, date)
             }
         }
         return due
+    }
+
+    /// Fetches again every cached CRL that is due; one that cannot be fetched stays as it
+    /// is (the next connection that needs it fails with crl-unreachable once it expires).
+    /// Returns false when one could not be fetched.
+    func refreshDueCRLs() async -> Bool {
+        let cache = currentLoader.crlCache
+        var fetchedAll = true
+        for url in await cache.cachedURLs {
+            guard let date = await cache.refreshDate(for: url), date <= Date() else { continue }
+            do {
+                _ = try await cache.refresh(url)
+            } catch {
+                fetchedAll = false
+                logger.warning("CRL refresh failed: \(error)", metadata: ["url": "\(url)", "code": "crl-unreachable"])
+            }
+        }
+        return fetchedAll
     }
 
     static func metadata(_ name: String, _ result: CheckResult) -> Logger.Metadata {

@@ -1,6 +1,7 @@
 import AlertGateCore
 import AlertGateListeners
 import AlertGatePKI
+import AlertGateSpool
 import Foundation
 
 /// The admin API's view of the running gateway (SPEC §9): status from the state in use,
@@ -10,6 +11,7 @@ struct GatewayAdmin: AdminBackend {
     let pool: LinkPool
     let counters: ForwardingCounters
     let listeners: ListenerSet
+    let spool: Spool
 
     /// Every listener bound, and every certificate the gateway needs valid.
     func isReady() async -> Bool {
@@ -41,6 +43,10 @@ struct GatewayAdmin: AdminBackend {
         let appliances = config.appliances.map {
             GatewayStatus.Appliance(name: $0.name, kind: $0.kind.rawValue, certificate: $0.certificate, validation: $0.validation.rawValue)
         }
+        var queued: [String: Int] = [:]
+        for key in spool.keys {
+            queued[key.partner, default: 0] += (try? await spool.queue(for: key).depth) ?? 0
+        }
         let partners = config.partners.map { partner in
             let links = health.filter { $0.key.partner == partner.name }.sorted { $0.key.appliance < $1.key.appliance }
             let connections = links.map { GatewayStatus.Connection(appliance: $0.key.appliance, state: Self.state($0.value)) }
@@ -50,7 +56,7 @@ struct GatewayAdmin: AdminBackend {
             return GatewayStatus.Partner(
                 name: partner.name, transport: partner.transport, state: state,
                 lastError: failing.map { GatewayStatus.Problem(code: $0.check ?? "unavailable", message: $0.message) },
-                queued: counters.queued(partner: partner.name), delivered: counters.delivered(partner: partner.name),
+                queued: queued[partner.name, default: 0], delivered: counters.delivered(partner: partner.name),
                 connections: connections)
         }
         return GatewayStatus(
