@@ -1,5 +1,6 @@
 import AlertGateCore
 import Foundation
+import Metrics
 
 /// The senders of a running gateway, one per (appliance, partner) link, each with its
 /// health: a failed send makes the link wait (exponential backoff with jitter, or the
@@ -44,13 +45,20 @@ public actor LinkPool {
 
     private var makeSender: MakeSender
     private let fallbackBackoff: Backoff
+    private let metrics: any MetricsFactory
     private var entries: [Key: Entry] = [:]
     private var random = SystemRandomNumberGenerator()
 
     /// - Parameter fallbackBackoff: the wait between attempts to build a link that failed.
-    public init(fallbackBackoff: Backoff = Backoff(initial: .seconds(1), maximum: .seconds(30)), makeSender: @escaping MakeSender) {
+    /// - Parameter metrics: where `alertgate_connections{partner,appliance,state}` goes
+    ///   (1 for each link's current state, 0 for the others).
+    public init(
+        fallbackBackoff: Backoff = Backoff(initial: .seconds(1), maximum: .seconds(30)), metrics: any MetricsFactory = MetricsSystem.factory,
+        makeSender: @escaping MakeSender
+    ) {
         self.makeSender = makeSender
         self.fallbackBackoff = fallbackBackoff
+        self.metrics = metrics
     }
 
     /// From now on, links are built with `makeSender`: each link's current sender is
@@ -123,6 +131,12 @@ public actor LinkPool {
 
     private func record(_ report: DeliveryReport, for key: Key) {
         guard var entry = entries[key] else { return }
+        let before = entry.health.state
+        defer {
+            if entry.health.state != before {
+                publish(entry.health.state, of: key)
+            }
+        }
         switch report.outcome {
         case .delivered, .rejected, .deferred:
             // The partner answered over a working connection.
@@ -131,6 +145,14 @@ public actor LinkPool {
             entry.health.failed(reason, retryAfter: after, now: .now, random: Double.random(in: 0..<1, using: &random))
         }
         entries[key] = entry
+    }
+
+    private func publish(_ state: LinkHealth.State, of key: Key) {
+        let states: [(LinkHealth.State, String)] = [(.idle, "connecting"), (.connected, "connected"), (.failing, "failing")]
+        for (candidate, name) in states {
+            Gauge(label: "alertgate_connections", dimensions: [("partner", key.partner), ("appliance", key.appliance), ("state", name)], factory: metrics)
+                .record(candidate == state ? 1 : 0)
+        }
     }
 
     /// Every link's health, for status.

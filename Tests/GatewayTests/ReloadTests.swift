@@ -68,6 +68,10 @@ import Testing
         try harness.rotateApplianceCertificate(to: try harness.pki.issue("sensor-1-expired", options))
         #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.contains("reload refused: the previous config and certificates stay in use") }, "\(gateway.standardError)")
         #expect(gateway.standardError.contains("code=expired"))
+        let status = try await harness.admin("/v1/status").body
+        #expect(status.contains(#""last_reload":{"#) && status.contains(#""ok":false"#), "\(status)")
+        #expect(status.contains("expired"))
+        #expect(try await harness.admin("/metrics").body.contains("alertgate_reload_failures_total 1"))
 
         // Alerts still go out, with the previous certificate.
         try await sendLoad(harness, tag: "kept", from: 1, count: 100, pause: .zero)
@@ -132,6 +136,7 @@ import Testing
         #expect(metrics.contains(#"alertgate_alerts_forwarded_total{partner="siem"} 50"#), "\(metrics)")
         #expect(metrics.contains(#"alertgate_alerts_received_total{"#))
         #expect(metrics.contains(#"alertgate_certificate_not_after_seconds{certificate="sensor-1"}"#))
+        #expect(metrics.contains(#"alertgate_connections{appliance="sensor-1",partner="siem",state="connected"} 1"#), "\(metrics)")
 
         // A broken config.yaml: 422 with the error at its line, and nothing changes.
         try "gateway: [\n".write(to: harness.configFile, atomically: true, encoding: .utf8)
@@ -186,5 +191,32 @@ import Testing
         gateway.signal(SIGTERM)
         #expect(try await gateway.waitForExit() == 0)
         try await crlServer.stop()
+    }
+    @Test func aHalfWrittenCertificateIsRefusedAndTheCompletedFileTaken() async throws {
+        let harness = try GatewayHarness()
+        try harness.writeConfig(partner: harness.syslogPartner, watch: true)
+        let receiver = try await harness.recordingPartner()
+        let gateway = try await harness.start()
+        let certificate = harness.folder.appendingPathComponent("certs/sensor-1.crt")
+        let oldSerial = try harness.serial(of: certificate)
+
+        // A copy that stopped halfway (a full disk, a killed tool): refused, nothing changes.
+        let fresh = try harness.pki.issue("sensor-1-fresh", commonName: "sensor-1.contoso.com")
+        try harness.rotateApplianceCertificate(to: fresh)
+        let whole = try Data(contentsOf: certificate)
+        try whole.prefix(whole.count / 2).write(to: certificate)
+        #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.contains("reload refused: the previous config and certificates stay in use") }, "\(gateway.standardError)")
+        try await sendLoad(harness, tag: "half", from: 1, count: 50, pause: .zero)
+        #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 50 })
+        #expect(Set(receiver.messages.map { GatewayHarness.normalized($0.serial) }) == [oldSerial])
+
+        // The file completed: the next reload takes it.
+        try whole.write(to: certificate)
+        #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.contains("reloaded: the new config and certificates are in use") }, "\(gateway.standardError)")
+        try await sendLoad(harness, tag: "whole", from: 51, count: 50, pause: .zero)
+        let freshSerial = try harness.serial(of: fresh.certificate)
+        #expect(await eventually(timeout: .seconds(30)) { receiver.messages.contains { GatewayHarness.normalized($0.serial) == freshSerial } })
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
     }
 }
