@@ -1,29 +1,6 @@
 import AlertGateCore
 import Foundation
 
-/// What the admin API (SPEC §9) asks of the running gateway. The admin server only
-/// renders what this answers; the gateway supplies the real one.
-public protocol AdminBackend: Sendable {
-    /// Listeners bound and the certificate store valid.
-    func isReady() async -> Bool
-    func status() async -> GatewayStatus
-    /// Runs a reload (SPEC §8) and returns its outcome.
-    func reload() async -> ReloadReport
-}
-
-/// The outcome of one reload: when it ran, and what made it fail (nothing changed then).
-public struct ReloadReport: Sendable, Equatable {
-    public var at: Date
-    public var ok: Bool
-    public var errors: [String]
-
-    public init(at: Date, ok: Bool, errors: [String]) {
-        self.at = at
-        self.ok = ok
-        self.errors = errors
-    }
-}
-
 /// The body of `GET /v1/status`, field for field SPEC §9's. Every field SPEC shows is
 /// always written: an absent value is `null`, never a missing key.
 public struct GatewayStatus: Codable, Sendable, Equatable {
