@@ -15,6 +15,8 @@ struct ListenerTLS: Sendable {
     let context: TLSContext
     /// Every `store.trust` bundle: a sensor may be issued by any CA the gateway trusts.
     let trustAnchors: [X509Certificate]
+    /// The bundles' local CRL files, for client certificates that name no distribution point.
+    let revocationLists: [CertificateRevocationList]
     let validator: PeerValidator
 
     init(listener: ListenerConfig, store: CertificateStore, crlSource: any CRLSource) throws(ListenerError) {
@@ -38,13 +40,14 @@ struct ListenerTLS: Sendable {
             throw ListenerError.configuration(listener: listener.name, "\(error)")
         }
         trustAnchors = store.trustBundles.flatMap(\.certificates)
+        revocationLists = store.trustBundles.flatMap(\.revocationLists)
         validator = PeerValidator(crlSource: crlSource)
     }
 
     /// The check of one connection's client, made when the connection is accepted (it
     /// knows the peer's address, the second way of recognising a sender).
     func peerCheck(remote: SocketAddress?, environment: ListenerEnvironment) -> TLSHandler.PeerCheck {
-        let anchors = trustAnchors
+        let expectation = PeerExpectation(name: nil, trustAnchors: trustAnchors, localRevocationLists: revocationLists)
         let validator = validator
         return { peer in
             // No certificate (client_auth optional or none): nothing to check; the
@@ -60,7 +63,7 @@ struct ListenerTLS: Sendable {
                 let verdict = PeerVerdict(checks: [.failed(.chain, detail: "CN=\(commonName ?? "(none)") matches no appliance")], certificate: leaf)
                 return .refuse(verdict)
             }
-            let verdict = await validator.validate(chain: peer.chain, expecting: PeerExpectation(name: nil, trustAnchors: anchors))
+            let verdict = await validator.validate(chain: peer.chain, expecting: expectation)
             var metadata: Logger.Metadata = [
                 "listener": "\(environment.name)", "peer": "\(peerText)", "appliance": "\(attributed.appliance)",
             ]
