@@ -168,24 +168,8 @@ final class WebhookHandler: ChannelInboundHandler {
         var json: String {
             switch self {
             case .accepted(let count): "{\"accepted\": \(count)}\n"
-            case .error(let message): "{\"error\": \(ResponseBody.quoted(message))}\n"
+            case .error(let message): "{\"error\": \(JSONValue.quote(message))}\n"
             }
-        }
-
-        static func quoted(_ text: String) -> String {
-            var result = "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": result += "\\\""
-                case "\\": result += "\\\\"
-                case "\n": result += "\\n"
-                case "\r": result += "\\r"
-                case "\t": result += "\\t"
-                case let c where c.value < 0x20: result += String(format: "\\u%04x", c.value)
-                default: result.unicodeScalars.append(scalar)
-                }
-            }
-            return result + "\""
         }
     }
 
