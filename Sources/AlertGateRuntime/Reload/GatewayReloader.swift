@@ -13,8 +13,9 @@ import Metrics
 /// TLS contexts for new connections, and dispatchers for new links. An invalid new state
 /// changes nothing; the errors are logged, kept for status and counted.
 ///
-/// Listener additions, removals and address changes take effect at the next start (the
-/// TLS listeners' certificates change at once).
+/// Listener additions, removals and address changes, and how listeners recognise
+/// appliances (their `match`), take effect at the next start; the TLS listeners'
+/// certificates change at once.
 public actor GatewayReloader {
     /// The state in use.
     public private(set) var config: GatewayConfig
@@ -118,6 +119,10 @@ public actor GatewayReloader {
         }
         if loaded.config.listeners != config.listeners {
             logger.warning("listener changes (added, removed, moved) take effect at the next start; their certificates change now")
+        }
+        if loaded.config.appliances.map(\.match) != config.appliances.map(\.match) || loaded.config.appliances.map(\.name) != config.appliances.map(\.name) {
+            // The listeners recognise senders with the appliances they started with.
+            logger.warning("appliances added, removed or matched differently are recognised by the listeners at the next start; their links and policies change now")
         }
         config = loaded.config
         store = merged
