@@ -63,93 +63,31 @@ public struct HTTPCRLFetcher: CRLFetching {
         let connectPort = proxy?.port ?? port
         let hostHeader = components.port.map { "\(host):\($0)" } ?? host
 
-        let eventLoop = group.next()
-        let promise = eventLoop.makePromise(of: [UInt8].self)
-        let timeout = self.timeout
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
-                }
-            }
-        let deadline = eventLoop.scheduleTask(in: timeout) {
-            promise.fail(CRLFetchError(url: url, reason: "no answer within \(timeout.nanoseconds / 1_000_000) ms"))
-        }
-        bootstrap.connect(host: connectHost, port: connectPort).whenComplete { result in
-            switch result {
-            case .failure(let error):
-                let via = proxy.map { " (through proxy \($0.host):\($0.port))" } ?? ""
-                promise.fail(CRLFetchError(url: url, reason: "cannot connect to \(connectHost):\(connectPort)\(via): \(error)"))
-            case .success(let channel):
-                var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target)
-                head.headers.add(name: "Host", value: hostHeader)
-                head.headers.add(name: "User-Agent", value: "alertgate")
-                head.headers.add(name: "Accept", value: "application/pkix-crl, */*")
-                head.headers.add(name: "Connection", value: "close")
-                channel.write(HTTPClientRequestPart.head(head), promise: nil)
-                channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-                promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
-            }
-        }
+        let get = HTTPGet(group: group, connectTimeout: timeout, timeout: timeout, maximumSize: Self.maximumSize)
+        let headers = [("Host", hostHeader), ("User-Agent", "alertgate"), ("Accept", "application/pkix-crl, */*")]
+        let response: HTTPGet.Response
         do {
-            let body = try await promise.futureResult.get()
-            deadline.cancel()
-            return body
-        } catch let error as CRLFetchError {
-            throw error
+            response = try await get.get(host: connectHost, port: connectPort, target: target, headers: headers)
         } catch {
-            throw CRLFetchError(url: url, reason: "\(error)")
-        }
-    }
-}
-
-/// Collects one HTTP response and completes the promise with its body, or fails it with
-/// a reason naming the status.
-private final class ResponseCollector: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
-
-    private let promise: EventLoopPromise<[UInt8]>
-    private var status: HTTPResponseStatus?
-    private var body: [UInt8] = []
-
-    init(promise: EventLoopPromise<[UInt8]>) {
-        self.promise = promise
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            status = head.status
-        case .body(let buffer):
-            guard body.count + buffer.readableBytes <= HTTPCRLFetcher.maximumSize else {
-                promise.fail(FetchFailure("the answer is larger than \(HTTPCRLFetcher.maximumSize) bytes"))
-                context.close(promise: nil)
-                return
+            let reason: String
+            switch error {
+            case .connect(let cause):
+                let via = proxy.map { " (through proxy \($0.host):\($0.port))" } ?? ""
+                reason = "cannot connect to \(connectHost):\(connectPort)\(via): \(cause)"
+            case .noAnswer(let within):
+                reason = "no answer within \(within.nanoseconds / 1_000_000) ms"
+            case .tooLarge(let limit):
+                reason = "the answer is larger than \(limit) bytes"
+            case .closedEarly:
+                reason = "the server closed the connection before the answer was complete"
+            case .failed(let cause):
+                reason = "\(cause)"
             }
-            body.append(contentsOf: buffer.readableBytesView)
-        case .end:
-            if status == .ok {
-                promise.succeed(body)
-            } else {
-                promise.fail(FetchFailure("HTTP status \(status.map { "\($0.code) \($0.reasonPhrase)" } ?? "missing")"))
-            }
-            context.close(promise: nil)
+            throw CRLFetchError(url: url, reason: reason)
         }
+        guard response.status == .ok else {
+            throw CRLFetchError(url: url, reason: "HTTP status \(response.status.code) \(response.status.reasonPhrase)")
+        }
+        return response.body
     }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        promise.fail(FetchFailure("\(error)"))
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(FetchFailure("the server closed the connection before the answer was complete"))
-    }
-}
-
-private struct FetchFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

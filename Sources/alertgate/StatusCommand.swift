@@ -1,5 +1,6 @@
 import AlertGateConfig
 import AlertGateCore
+import AlertGatePKI
 import AlertGateRuntime
 import ArgumentParser
 import Foundation
@@ -130,22 +131,22 @@ enum StatusRenderer {
     }
 }
 
-/// A one-request HTTP/1.1 client for the admin API (plain HTTP, `Connection: close`).
+/// GET on the admin API (plain HTTP, through the PKI's `HTTPGet`), and its failures in a
+/// few words.
 enum AdminHTTPClient {
-    struct Response: Sendable {
-        var status: HTTPResponseStatus
-        var body: [UInt8]
-        var text: String { String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
-    }
+    typealias Response = HTTPGet.Response
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// A connection failure in a few words: `connection refused` rather than NIO's
-    /// description of every address it tried.
+    /// A failure in a few words: `connection refused` rather than NIO's description of
+    /// every address it tried.
     static func describe(_ error: any Error) -> String {
         switch error {
+        case let failure as HTTPGet.Failure:
+            switch failure {
+            case .connect(let cause), .failed(let cause): return describe(cause)
+            case .noAnswer(let within): return "no answer within \(within.nanoseconds / 1_000_000_000) s"
+            case .tooLarge(let limit): return "the answer is larger than \(limit) bytes"
+            case .closedEarly: return "the connection closed before a complete answer"
+            }
         case let error as NIOConnectionError:
             return error.connectionErrors.first.map { describe($0.error) } ?? "no address to connect to"
         case let error as IOError:
@@ -159,67 +160,14 @@ enum AdminHTTPClient {
     }
 
     static func get(path: String, from address: HostPort, timeout: TimeAmount = .seconds(30)) async throws -> Response {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(5))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                }
-            }
-            .connect(host: address.host, port: address.port)
-            .get()
-        let promise = channel.eventLoop.makePromise(of: Response.self)
-        let timer = channel.eventLoop.scheduleTask(in: timeout) {
-            promise.fail(Failure(description: "no answer within \(timeout.nanoseconds / 1_000_000_000) s"))
-        }
-        defer {
-            timer.cancel()
-            channel.close(promise: nil)
-        }
-        try await channel.eventLoop.submit {
-            try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
-            var headers = HTTPHeaders([("Host", "\(address)"), ("Accept", "application/json"), ("Connection", "close")])
-            headers.add(name: "User-Agent", value: "alertgate-status")
-            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
-            channel.write(HTTPClientRequestPart.head(head), promise: nil)
-            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        }.get()
-        return try await promise.futureResult.get()
+        let get = HTTPGet(connectTimeout: .seconds(5), timeout: timeout, maximumSize: 16 << 20)
+        return try await get.get(
+            host: address.host, port: address.port, target: path,
+            headers: [("Host", "\(address)"), ("Accept", "application/json"), ("User-Agent", "alertgate-status")])
     }
+}
 
-    /// Collects one response and completes the promise with it; a connection that ends
-    /// first fails it.
-    private final class ResponseCollector: ChannelInboundHandler {
-        typealias InboundIn = HTTPClientResponsePart
-
-        private let promise: EventLoopPromise<Response>
-        private var status: HTTPResponseStatus?
-        private var body: [UInt8] = []
-
-        init(promise: EventLoopPromise<Response>) {
-            self.promise = promise
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let head):
-                status = head.status
-            case .body(let buffer):
-                body += buffer.readableBytesView
-            case .end:
-                if let status { promise.succeed(Response(status: status, body: body)) }
-            }
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            promise.fail(Failure(description: "the connection closed before a complete answer"))
-            context.fireChannelInactive()
-        }
-
-        func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            promise.fail(error)
-            context.close(promise: nil)
-        }
-    }
+extension HTTPGet.Response {
+    /// The body as trimmed text, for messages.
+    var text: String { String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
 }

@@ -4,7 +4,7 @@ import Synchronization
 
 /// The forwarding side's metrics (SPEC §9): alerts forwarded and failed per partner, alerts
 /// no rule matched, and each partner's spool depth (the sum of its links' queues). Also
-/// what status shows of each partner: delivered and queued.
+/// what status shows of each partner as delivered (queued comes from the spool itself).
 public final class ForwardingCounters: Sendable {
     private let factory: any MetricsFactory
     private let depths: Mutex<[Spool.Key: Int]>
@@ -38,11 +38,6 @@ public final class ForwardingCounters: Sendable {
             return depths.filter { $0.key.partner == key.partner }.values.reduce(0, +)
         }
         Gauge(label: "alertgate_spool_depth", dimensions: [("partner", key.partner)], factory: factory).record(total)
-    }
-
-    /// Alerts waiting in the spool for `partner`, over all its links.
-    public func queued(partner: String) -> Int {
-        depths.withLock { $0.filter { $0.key.partner == partner }.values.reduce(0, +) }
     }
 
     /// Alerts `partner` accepted since the start.
