@@ -77,8 +77,11 @@ public enum ProcessRunner {
         process.standardError = stderr
         process.standardInput = stdin
         try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
+        // A program may exit before it reads its input (a client whose connection was
+        // refused): the write then fails with EPIPE, which the throwing API reports and
+        // the legacy `write(_:)` turns into a crash of the whole test process.
+        if let input { try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
+        try? stdin.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning {
             if Date() > deadline {
