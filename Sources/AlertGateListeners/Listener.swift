@@ -1,25 +1,13 @@
+import AlertGateConfig
 import NIOCore
 
 /// One kind of listener, ready to bind: what `ListenerSet` builds from each
 /// `listeners:` entry.
 protocol Listener: Sendable {
-    var environment: ListenerEnvironment { get }
-    /// The TLS side of syslog-tls and webhook listeners; nil for the others.
-    var swappableTLS: SwappableListenerTLS? { get }
+    /// What each connection takes when it is accepted; a reload replaces it.
+    var settings: SwappableListenerSettings { get }
 
-    /// Binds the listen address and returns the listening (UDP: the only) channel. Accepted
+    /// Binds `address` (the config's, or on a failed reload the one it had) and returns the listening (UDP: the only) channel. Accepted
     /// connections are handed to `tracker`.
-    func bind(group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel
-}
-
-extension SyslogDatagramListener {
-    var swappableTLS: SwappableListenerTLS? { nil }
-}
-
-extension SyslogStreamListener {
-    var swappableTLS: SwappableListenerTLS? { tls }
-}
-
-extension WebhookListener {
-    var swappableTLS: SwappableListenerTLS? { tls }
+    func bind(_ address: HostPort, group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel
 }

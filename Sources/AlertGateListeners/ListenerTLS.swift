@@ -47,8 +47,6 @@ struct ListenerTLS: Sendable {
     /// The check of one connection's client, made when the connection is accepted (it
     /// knows the peer's address, the second way of recognising a sender).
     func peerCheck(remote: SocketAddress?, environment: ListenerEnvironment) -> TLSHandler.PeerCheck {
-        let expectation = PeerExpectation(name: nil, trustAnchors: trustAnchors, localRevocationLists: revocationLists)
-        let validator = validator
         return { peer in
             // No certificate (client_auth optional or none): nothing to check; the
             // connection's handler attributes it by address or default, or closes it.
@@ -63,28 +61,47 @@ struct ListenerTLS: Sendable {
                 let verdict = PeerVerdict(checks: [.failed(.chain, detail: "CN=\(commonName ?? "(none)") matches no appliance")], certificate: leaf)
                 return .refuse(verdict)
             }
-            let verdict = await validator.validate(chain: peer.chain, expecting: expectation)
-            var metadata: Logger.Metadata = [
-                "listener": "\(environment.name)", "peer": "\(peerText)", "appliance": "\(attributed.appliance)",
-            ]
-            if verdict.passed { return .accept(verdict) }
-            if attributed.validation == .required {
-                let failure = verdict.firstFailure!
-                environment.metrics.countRefused(appliance: attributed.appliance, check: failure.code.rawValue)
-                metadata["code"] = "\(failure.code.rawValue)"
-                environment.logger.error(
-                    "listener \(environment.name): refused the client certificate CN=\(commonName ?? "(none)") from \(peerText) (appliance \(attributed.appliance), validation required): \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
-                    metadata: metadata)
-                return .refuse(verdict)
-            }
-            for failure in verdict.failures {
-                environment.metrics.countBypassed(appliance: attributed.appliance, check: failure.code.rawValue)
-                metadata["code"] = "\(failure.code.rawValue)"
-                environment.logger.warning(
-                    "validation policy none: accepting the client certificate CN=\(commonName ?? "(none)") from \(peerText) on listener \(environment.name) despite a failed check: \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
-                    metadata: metadata)
-            }
-            return .accept(verdict)
+            let verdict = await check(peer.chain, of: attributed, from: peerText, environment: environment, refusal: "refused")
+            return verdict.passed || attributed.validation == .none ? .accept(verdict) : .refuse(verdict)
         }
+    }
+
+    /// Checks an open connection's client certificate again, after a reload or a CRL
+    /// refresh: false when its appliance's `required` policy no longer admits it (logged and
+    /// counted like a refusal at the handshake).
+    func stillAdmits(_ chain: [X509Certificate], of attributed: ApplianceAttribution.Attributed, remote: SocketAddress?, environment: ListenerEnvironment) async -> Bool {
+        let verdict = await check(chain, of: attributed, from: ListenerEnvironment.describe(remote), environment: environment, refusal: "closing the open connection of")
+        return verdict.passed || attributed.validation == .none
+    }
+
+    /// Validates a client chain, and logs and counts the outcome under the appliance's
+    /// policy: `required` refuses on the first failure, `none` logs each one.
+    private func check(
+        _ chain: [X509Certificate], of attributed: ApplianceAttribution.Attributed, from peerText: String, environment: ListenerEnvironment, refusal: String
+    ) async -> PeerVerdict {
+        let expectation = PeerExpectation(name: nil, trustAnchors: trustAnchors, localRevocationLists: revocationLists)
+        let verdict = await validator.validate(chain: chain, expecting: expectation)
+        if verdict.passed { return verdict }
+        let commonName = chain.first?.commonName ?? "(none)"
+        var metadata: Logger.Metadata = [
+            "listener": "\(environment.name)", "peer": "\(peerText)", "appliance": "\(attributed.appliance)",
+        ]
+        if attributed.validation == .required {
+            let failure = verdict.firstFailure!
+            environment.metrics.countRefused(appliance: attributed.appliance, check: failure.code.rawValue)
+            metadata["code"] = "\(failure.code.rawValue)"
+            environment.logger.error(
+                "listener \(environment.name): \(refusal) the client certificate CN=\(commonName) from \(peerText) (appliance \(attributed.appliance), validation required): \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
+                metadata: metadata)
+            return verdict
+        }
+        for failure in verdict.failures {
+            environment.metrics.countBypassed(appliance: attributed.appliance, check: failure.code.rawValue)
+            metadata["code"] = "\(failure.code.rawValue)"
+            environment.logger.warning(
+                "validation policy none: accepting the client certificate CN=\(commonName) from \(peerText) on listener \(environment.name) despite a failed check: \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
+                metadata: metadata)
+        }
+        return verdict
     }
 }

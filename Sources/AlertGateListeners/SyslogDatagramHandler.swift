@@ -15,7 +15,8 @@ final class SyslogDatagramHandler: ChannelDuplexHandler {
     typealias OutboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private let environment: ListenerEnvironment
+    /// Replaced by each reload: the next datagram is attributed with the new appliances.
+    private var environment: ListenerEnvironment
     private var batcher = IntakeBatcher()
     private var limiter = LogRateLimiter()
     private var stopping = false
@@ -74,6 +75,13 @@ final class SyslogDatagramHandler: ChannelDuplexHandler {
         if event is ChannelShouldQuiesceEvent {
             stopping = true
             closeIfIdle(context: context)
+            return
+        }
+        if let event = event as? ListenerReconfigured {
+            // No connection to review: each datagram is attributed on its own.
+            environment = event.settings.environment
+            let bufferSize = SyslogDatagramListener.bufferSize(maxMessageSize: environment.config.maxMessageSize)
+            _ = context.channel.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: bufferSize))
             return
         }
         context.fireUserInboundEventTriggered(event)

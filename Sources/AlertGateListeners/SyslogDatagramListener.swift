@@ -1,9 +1,10 @@
+import AlertGateConfig
 import NIOCore
 import NIOPosix
 
 /// A syslog-udp listener: one UDP socket and its `SyslogDatagramHandler`.
 struct SyslogDatagramListener: Listener {
-    let environment: ListenerEnvironment
+    let settings: SwappableListenerSettings
 
     /// The largest UDP payload.
     static let maximumDatagram = 65_536
@@ -14,8 +15,8 @@ struct SyslogDatagramListener: Listener {
         min(maximumDatagram, maxMessageSize + 3)
     }
 
-    func bind(group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
-        let environment = environment
+    func bind(_ address: HostPort, group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
+        let environment = settings.current.environment
         let channel = try await DatagramBootstrap(group: group)
             // No 64 KiB buffer for every datagram: a longer one is cut by the kernel and
             // recognised by filling its buffer (`SyslogDatagramHandler`).
@@ -27,7 +28,7 @@ struct SyslogDatagramListener: Listener {
                     try channel.pipeline.syncOperations.addHandler(SyslogDatagramHandler(environment: environment))
                 }
             }
-            .bind(host: environment.config.listen.host, port: environment.config.listen.port)
+            .bind(host: address.host, port: address.port)
             .get()
         // Its one channel is also its one "connection": stopping lets its batch finish.
         tracker.track(channel)

@@ -1,5 +1,6 @@
 import AlertGateCore
 import AlertGateIngest
+import AlertGatePKI
 import AlertGateTLS
 import Foundation
 import NIOCore
@@ -18,7 +19,8 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let environment: ListenerEnvironment
+    /// Replaced by a reload the connection survives (`ConnectionReview`).
+    private var environment: ListenerEnvironment
     private let usesTLS: Bool
     private var decoder: SyslogFrameDecoder
     private var batcher = IntakeBatcher()
@@ -27,7 +29,10 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     private var peer = "unknown"
     /// The peer's IP, as alerts carry it.
     private var sourceAddress: String?
-    private var appliance: String?
+    /// The appliance the sender was attributed to.
+    private var admitted: ApplianceAttribution.Attributed?
+    /// The TLS client's certificate chain (empty without one), checked again on a reload.
+    private var clientChain: [X509Certificate] = []
     /// The listener is stopping: read no more, close once the batch in flight is stored.
     private var quiescing = false
     /// The sender closed its side (half-closure is on, so that what a sender sends just
@@ -37,9 +42,9 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     private var dropping = false
     private var isActive = false
 
-    init(environment: ListenerEnvironment, usesTLS: Bool) {
-        self.environment = environment
-        self.usesTLS = usesTLS
+    init(settings: ListenerSettings) {
+        environment = settings.environment
+        usesTLS = settings.tls != nil
         decoder = SyslogFrameDecoder(maximumMessageSize: environment.config.maxMessageSize)
     }
 
@@ -58,10 +63,13 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? TLSEvent, case .handshakeCompleted(let tlsPeer, _) = event {
+            clientChain = tlsPeer.chain
             attribute(commonName: tlsPeer.chain.first?.commonName, context: context)
         } else if event is ChannelShouldQuiesceEvent {
-            quiescing = true
-            closeIfIdle(context: context)
+            quiesce(context: context)
+            return
+        } else if let event = event as? ListenerReconfigured {
+            reconfigure(event, context: context)
             return
         } else if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
@@ -72,7 +80,7 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     }
 
     private func endOfInput(context: ChannelHandlerContext) {
-        if appliance != nil {
+        if admitted != nil {
             // A last line without its LF is a message; an octet frame cut short is not.
             handle(decoder.finish(), receivedAt: Date())
             submitIfIdle(context: context)
@@ -93,12 +101,41 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        appliance = attributed.appliance
+        admitted = attributed
+    }
+
+    private func quiesce(context: ChannelHandlerContext) {
+        quiescing = true
+        closeIfIdle(context: context)
+    }
+
+    /// A reload replaced the listener's settings: carry on under them, or finish the batch
+    /// and close (`ConnectionReview`).
+    private func reconfigure(_ event: ListenerReconfigured, context: ChannelHandlerContext) {
+        let review = event.review(
+            commonName: clientChain.first?.commonName, remote: remote, admitted: admitted, hasClientCertificate: !clientChain.isEmpty)
+        switch review {
+        case .close(let reason):
+            environment.logger.info(
+                "listener \(environment.name): closing the connection of \(peer) after its batch: \(reason)", metadata: ["listener": "\(environment.name)", "peer": "\(peer)"])
+            quiesce(context: context)
+        case .keep:
+            environment = event.settings.environment
+        case .recheck:
+            environment = event.settings.environment
+            guard let tls = event.settings.tls, let admitted else { return }
+            let (chain, remote, environment) = (clientChain, remote, environment)
+            context.eventLoop.makeFutureWithTask { await tls.stillAdmits(chain, of: admitted, remote: remote, environment: environment) }
+                .assumeIsolated()
+                .whenSuccess { admits in
+                    if !admits { self.quiesce(context: context) }
+                }
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         isActive = false
-        if appliance != nil, !dropping {
+        if admitted != nil, !dropping {
             if !inputClosed {
                 // A last line without its LF is a message; an octet frame cut short is not.
                 handle(decoder.finish(), receivedAt: Date())
@@ -130,7 +167,7 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard appliance != nil, !dropping else { return }
+        guard admitted != nil, !dropping else { return }
         var buffer = unwrapInboundIn(data)
         handle(decoder.feed(&buffer), receivedAt: Date())
     }
@@ -149,7 +186,7 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     }
 
     private func handle(_ events: [SyslogFrameDecoder.FrameEvent], receivedAt: Date) {
-        guard let appliance else { return }
+        guard let appliance = admitted?.appliance else { return }
         for event in events {
             switch event {
             case .message(let message):

@@ -1,3 +1,4 @@
+import AlertGateConfig
 import AlertGateTLS
 import NIOCore
 import NIOPosix
@@ -5,13 +6,10 @@ import NIOPosix
 /// A syslog-tcp or syslog-tls listener: a TCP server whose connections each get a
 /// `SyslogStreamHandler` (above a `TLSHandler` for syslog-tls).
 struct SyslogStreamListener: Listener {
-    let environment: ListenerEnvironment
-    /// nil for syslog-tcp.
-    let tls: SwappableListenerTLS?
+    let settings: SwappableListenerSettings
 
-    func bind(group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
-        let environment = environment
-        let tls = tls
+    func bind(_ address: HostPort, group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
+        let settings = settings
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -23,14 +21,15 @@ struct SyslogStreamListener: Listener {
                 channel.eventLoop.makeCompletedFuture {
                     tracker.track(channel)
                     let pipeline = channel.pipeline.syncOperations
-                    if let tls = tls?.current {
-                        let check = tls.peerCheck(remote: channel.remoteAddress, environment: environment)
+                    let current = settings.current
+                    if let tls = current.tls {
+                        let check = tls.peerCheck(remote: channel.remoteAddress, environment: current.environment)
                         try pipeline.addHandler(TLSHandler(context: tls.context, peerCheck: check))
                     }
-                    try pipeline.addHandler(SyslogStreamHandler(environment: environment, usesTLS: tls != nil))
+                    try pipeline.addHandler(SyslogStreamHandler(settings: current))
                 }
             }
-            .bind(host: environment.config.listen.host, port: environment.config.listen.port)
+            .bind(host: address.host, port: address.port)
             .get()
     }
 }

@@ -1,5 +1,6 @@
 import AlertGateCore
 import AlertGateIngest
+import AlertGatePKI
 import AlertGateTLS
 import Foundation
 import NIOCore
@@ -26,7 +27,8 @@ final class WebhookHandler: ChannelInboundHandler {
         case answering
     }
 
-    private let environment: ListenerEnvironment
+    /// Replaced by a reload the connection survives (`ConnectionReview`).
+    private var environment: ListenerEnvironment
     /// The most a request body may hold.
     private let bodyLimit: Int
     private var state = State.idle
@@ -34,9 +36,11 @@ final class WebhookHandler: ChannelInboundHandler {
     private var peer = "unknown"
     private var remote: SocketAddress?
     private var attributed: ApplianceAttribution.Attributed?
+    /// The client's certificate chain (empty without one), checked again on a reload.
+    private var clientChain: [X509Certificate] = []
 
-    init(environment: ListenerEnvironment) {
-        self.environment = environment
+    init(settings: ListenerSettings) {
+        environment = settings.environment
         bodyLimit = WebhookListener.bodyLimit(maxMessageSize: environment.config.maxMessageSize)
     }
 
@@ -47,9 +51,38 @@ final class WebhookHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? TLSEvent, case .handshakeCompleted(let tlsPeer, _) = event {
+            clientChain = tlsPeer.chain
             attributed = environment.attribution.appliance(commonName: tlsPeer.chain.first?.commonName, address: remote)
+        } else if let event = event as? ListenerReconfigured {
+            reconfigure(event, context: context)
+            return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// A reload replaced the listener's settings: carry on under them, or close once the
+    /// request being answered is answered (`ConnectionReview`; NIO's HTTP server pipeline
+    /// does that on `ChannelShouldQuiesceEvent`).
+    private func reconfigure(_ event: ListenerReconfigured, context: ChannelHandlerContext) {
+        let review = event.review(
+            commonName: clientChain.first?.commonName, remote: remote, admitted: attributed, hasClientCertificate: !clientChain.isEmpty)
+        switch review {
+        case .close(let reason):
+            environment.logger.info(
+                "listener \(environment.name): closing the connection of \(peer) after its request: \(reason)", metadata: ["listener": "\(environment.name)", "peer": "\(peer)"])
+            context.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        case .keep:
+            environment = event.settings.environment
+        case .recheck:
+            environment = event.settings.environment
+            guard let tls = event.settings.tls, let attributed else { return }
+            let (chain, remote, environment) = (clientChain, remote, environment)
+            context.eventLoop.makeFutureWithTask { await tls.stillAdmits(chain, of: attributed, remote: remote, environment: environment) }
+                .assumeIsolated()
+                .whenSuccess { admits in
+                    if !admits { context.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+                }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

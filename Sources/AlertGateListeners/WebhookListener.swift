@@ -1,3 +1,4 @@
+import AlertGateConfig
 import AlertGateTLS
 import NIOCore
 import NIOHTTP1
@@ -6,8 +7,7 @@ import NIOPosix
 /// A webhook listener: HTTPS (a `TLSHandler` in the server role, then NIO's HTTP/1.1
 /// server pipeline) with a `WebhookHandler` per connection. Keep-alive is HTTP/1.1's.
 struct WebhookListener: Listener {
-    let environment: ListenerEnvironment
-    let tls: SwappableListenerTLS
+    let settings: SwappableListenerSettings
 
     /// The largest request body: 16 × `max_message_size` (1 MiB at the default 64 KiB), room
     /// for an array of alerts; more is answered `413` and the connection closed.
@@ -15,9 +15,8 @@ struct WebhookListener: Listener {
         16 * maxMessageSize
     }
 
-    func bind(group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
-        let environment = environment
-        let tls = tls
+    func bind(_ address: HostPort, group: any EventLoopGroup, tracker: ConnectionTracker) async throws -> any Channel {
+        let settings = settings
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -26,14 +25,16 @@ struct WebhookListener: Listener {
                 channel.eventLoop.makeCompletedFuture {
                     tracker.track(channel)
                     let pipeline = channel.pipeline.syncOperations
-                    let tls = tls.current
-                    let check = tls.peerCheck(remote: channel.remoteAddress, environment: environment)
+                    let current = settings.current
+                    // Webhook listeners always have a TLS side (`ListenerSettings.all`).
+                    let tls = current.tls!
+                    let check = tls.peerCheck(remote: channel.remoteAddress, environment: current.environment)
                     try pipeline.addHandler(TLSHandler(context: tls.context, peerCheck: check))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(WebhookHandler(environment: environment))
+                    try pipeline.addHandler(WebhookHandler(settings: current))
                 }
             }
-            .bind(host: environment.config.listen.host, port: environment.config.listen.port)
+            .bind(host: address.host, port: address.port)
             .get()
     }
 }

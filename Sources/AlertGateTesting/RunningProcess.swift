@@ -69,6 +69,11 @@ public final class RunningProcess: @unchecked Sendable {
         }
     }
 
+    /// Writes `text` to the process's standard input (held open until the process ends).
+    public func write(_ text: String) throws {
+        try input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
+    }
+
     public func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }

@@ -62,6 +62,8 @@ final class ListenerHarness: Sendable {
     let intake: RecordingIntake
     let metrics = TestMetrics()
     let listeners: ListenerSet
+    /// The store the listeners started with.
+    let store: CertificateStore
 
     static func appliance(_ name: String, cn: String? = nil, source: String? = nil, validation: ValidationPolicy = .required) -> ApplianceConfig {
         var match: ApplianceMatch?
@@ -82,14 +84,14 @@ final class ListenerHarness: Sendable {
             clientAuth: clientAuth, path: path, maxMessageSize: maxMessageSize, defaultAppliance: defaultAppliance, location: .start)
     }
 
-    init(listeners: [ListenerConfig], appliances: [ApplianceConfig], answers: [IntakeOutcome] = [], pki: TestPKI? = nil) async throws {
+    init(
+        listeners: [ListenerConfig], appliances: [ApplianceConfig], answers: [IntakeOutcome] = [], pki: TestPKI? = nil, store: CertificateStore? = nil
+    ) async throws {
         let pki = try pki ?? TestPKI()
         self.pki = pki
-        let store = try await Self.store(pki: pki, serverName: "gateway.contoso.com")
-        let base = pki.directory
-        let config = GatewayConfig(
-            gateway: GatewaySection(dataDir: base.appendingPathComponent("data")), store: StoreSection(dir: base),
-            appliances: appliances, listeners: listeners)
+        let store = if let store { store } else { try await Self.store(pki: pki, serverName: "gateway.contoso.com") }
+        self.store = store
+        let config = Self.config(pki: pki, listeners: listeners, appliances: appliances)
         intake = RecordingIntake(answers: answers)
         var logger = Logger(label: "listeners-test")
         logger.logLevel = .debug
@@ -97,13 +99,24 @@ final class ListenerHarness: Sendable {
         try await self.listeners.start()
     }
 
+    static func config(pki: TestPKI, listeners: [ListenerConfig], appliances: [ApplianceConfig]) -> GatewayConfig {
+        GatewayConfig(
+            gateway: GatewaySection(dataDir: pki.directory.appendingPathComponent("data")), store: StoreSection(dir: pki.directory),
+            appliances: appliances, listeners: listeners)
+    }
+
+    /// Reloads the listeners with a new config (and store: by default the first).
+    func reload(listeners: [ListenerConfig], appliances: [ApplianceConfig], store: CertificateStore? = nil) async throws {
+        try await self.listeners.reload(config: Self.config(pki: pki, listeners: listeners, appliances: appliances), store: store ?? self.store, crlSource: NoCRLs())
+    }
+
     /// A store whose certificate `gateway` (the listeners' certificate) has CN `serverName`,
-    /// and whose trust is the PKI's chain.
-    static func store(pki: TestPKI, serverName: String) async throws -> CertificateStore {
+    /// and whose trust is the PKI's chain (with `crl`, a local CRL file, if given).
+    static func store(pki: TestPKI, serverName: String, crl: URL? = nil) async throws -> CertificateStore {
         let gateway = try pki.issue(serverName, commonName: serverName)
         return await CertificateStore.load(
             entries: [.init(name: "gateway", files: CertificateFiles(certificate: gateway.certificate.path, key: gateway.key.path, chain: pki.chainFile.path))],
-            trust: [.init(name: "corp", file: pki.chainFile.path)],
+            trust: [.init(name: "corp", file: pki.chainFile.path, crl: crl?.path)],
             crlSource: nil)
     }
 

@@ -84,17 +84,18 @@ import Testing
     }
 
     @Test func aReloadedStoreServesNewConnectionsWithItsCertificate() async throws {
-        let harness = try await H(listeners: [H.listener("tls", .syslogTLS)], appliances: [H.appliance("plant", source: "127.0.0.0/8")])
+        let (listeners, appliances) = ([H.listener("tls", .syslogTLS)], [H.appliance("plant", source: "127.0.0.0/8")])
+        let harness = try await H(listeners: listeners, appliances: appliances)
         let before = try await Self.send([SyslogListenerTests.cef("Before the reload")], port: harness.port("tls"), pki: harness.pki)
         #expect(before.standardError.contains("CN = gateway.contoso.com"), "\(before.standardError)")
 
-        try harness.listeners.reload(store: try await H.store(pki: harness.pki, serverName: "gateway-2.contoso.com"), crlSource: NoCRLs())
+        try await harness.reload(listeners: listeners, appliances: appliances, store: try await H.store(pki: harness.pki, serverName: "gateway-2.contoso.com"))
         let after = try await Self.send([SyslogListenerTests.cef("After the reload")], port: harness.port("tls"), pki: harness.pki)
         #expect(after.standardError.contains("CN = gateway-2.contoso.com"), "\(after.standardError)")
 
         // A store without the listener's certificate is refused whole; the current one stays.
         let empty = await CertificateStore.load(entries: [], trust: [], crlSource: nil)
-        #expect(throws: ListenerError.self) { try harness.listeners.reload(store: empty, crlSource: NoCRLs()) }
+        await #expect(throws: ListenerError.self) { try await harness.reload(listeners: listeners, appliances: appliances, store: empty) }
         let still = try await Self.send([SyslogListenerTests.cef("After a failed reload")], port: harness.port("tls"), pki: harness.pki)
         #expect(still.standardError.contains("CN = gateway-2.contoso.com"), "\(still.standardError)")
 

@@ -51,8 +51,12 @@ final class GatewayHarness: @unchecked Sendable {
     var dataFolder: URL { folder.appendingPathComponent("data") }
 
     /// Writes config.yaml: sensor-1 (by source 127.0.0.0/8) and console-1 (by client CN)
-    /// send through every listener kind to one partner.
-    func writeConfig(partner: String, rules: String = "  - name: all\n    partners: [siem]\n", spoolMaxSize: String = "1GiB", validation: String = "required", watch: Bool = false, crlMaxAge: String = "1h") throws {
+    /// send through every listener kind to one partner, unless `appliances` and
+    /// `listeners` say otherwise.
+    func writeConfig(
+        partner: String, rules: String = "  - name: all\n    partners: [siem]\n", spoolMaxSize: String = "1GiB", validation: String = "required",
+        watch: Bool = false, crlMaxAge: String = "1h", appliances: String? = nil, listeners: String? = nil
+    ) throws {
         let text = """
             gateway:
               data_dir: data
@@ -71,25 +75,35 @@ final class GatewayHarness: @unchecked Sendable {
                 - { name: console-1, cert: console-1.crt, key: console-1.key, chain: chain.pem }
                 - { name: gateway, cert: gateway.crt, key: gateway.key, chain: chain.pem }
             appliances:
-              - name: sensor-1
-                kind: sensor
-                certificate: sensor-1
-                match: { source: 127.0.0.0/8 }
-              - name: console-1
-                kind: console
-                certificate: console-1
-                match: { cn: console-1.contoso.com }
+            \(appliances ?? defaultAppliances)
             listeners:
-              - { name: in-tcp, protocol: syslog-tcp, listen: "127.0.0.1:\(ports.tcp)" }
-              - { name: in-udp, protocol: syslog-udp, listen: "127.0.0.1:\(ports.udp)" }
-              - { name: in-tls, protocol: syslog-tls, listen: "127.0.0.1:\(ports.tls)", certificate: gateway, client_auth: optional }
-              - { name: hooks, protocol: webhook, listen: "127.0.0.1:\(ports.webhook)", path: /alerts, certificate: gateway, client_auth: none }
+            \(listeners ?? defaultListeners)
             partners:
             \(partner)
             rules:
             \(rules)
             """
         try text.write(to: configFile, atomically: true, encoding: .utf8)
+    }
+
+    /// sensor-1 by source, console-1 by CN (config.yaml's `appliances:` entries).
+    func appliances(sensor1Match: String = "{ source: 127.0.0.0/8 }", console1Match: String = "{ cn: console-1.contoso.com }") -> String {
+        """
+          - { name: sensor-1, kind: sensor, certificate: sensor-1, match: \(sensor1Match) }
+          - { name: console-1, kind: console, certificate: console-1, match: \(console1Match) }
+        """
+    }
+
+    var defaultAppliances: String { appliances() }
+
+    /// One listener of each kind (config.yaml's `listeners:` entries).
+    var defaultListeners: String {
+        """
+          - { name: in-tcp, protocol: syslog-tcp, listen: "127.0.0.1:\(ports.tcp)" }
+          - { name: in-udp, protocol: syslog-udp, listen: "127.0.0.1:\(ports.udp)" }
+          - { name: in-tls, protocol: syslog-tls, listen: "127.0.0.1:\(ports.tls)", certificate: gateway, client_auth: optional }
+          - { name: hooks, protocol: webhook, listen: "127.0.0.1:\(ports.webhook)", path: /alerts, certificate: gateway, client_auth: none }
+        """
     }
 
     /// A syslog-tls partner entry named `name` on `port`.

@@ -112,6 +112,59 @@ import Testing
         gateway.signal(SIGTERM)
         #expect(try await gateway.waitForExit() == 0)
     }
+    @Test func listenersAndAppliancesEditedInConfigYamlTakeEffectWithoutARestart() async throws {
+        let harness = try GatewayHarness()
+        try harness.writeConfig(partner: harness.syslogPartner, watch: true)
+        let receiver = try await harness.recordingPartner()
+        let gateway = try await harness.start()
+        try await sendLoad(harness, tag: "before", from: 1, count: 50, pause: .zero)
+        #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 50 }, "\(gateway.standardError)")
+        let sensor1 = try harness.serial(of: harness.folder.appendingPathComponent("certs/sensor-1.crt"))
+        let console1 = try harness.serial(of: harness.folder.appendingPathComponent("certs/console-1.crt"))
+        #expect(Set(receiver.messages.map { GatewayHarness.normalized($0.serial) }) == [sensor1])
+
+        // in-tcp moves to another port, in-extra is added, and senders on 127.0.0.0/8 are
+        // console-1 from now on (sensor-1 is recognised by its certificate only).
+        let (movedPort, extraPort) = (try FreePort.find(), try FreePort.find())
+        let listeners = harness.defaultListeners.replacingOccurrences(of: "127.0.0.1:\(harness.ports.tcp)", with: "127.0.0.1:\(movedPort)")
+            + "\n  - { name: in-extra, protocol: syslog-tcp, listen: \"127.0.0.1:\(extraPort)\" }"
+        try harness.writeConfig(
+            partner: harness.syslogPartner, watch: true,
+            appliances: harness.appliances(sensor1Match: "{ cn: sensor-1.contoso.com }", console1Match: "{ source: 127.0.0.0/8 }"), listeners: listeners)
+        #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.contains("reloaded: the new config") }, "\(gateway.standardError)")
+
+        await #expect(throws: (any Error).self, "in-tcp still listens on its old port") {
+            _ = try await SocketClient.sendTCP(Array((sensorLine("old-port", 0) + "\n").utf8), port: harness.ports.tcp)
+        }
+        let moved = (51...100).map { sensorLine("moved", $0) + "\n" }.joined()
+        _ = try await SocketClient.sendTCP(Array(moved.utf8), port: movedPort)
+        let extra = (101...150).map { sensorLine("extra", $0) + "\n" }.joined()
+        _ = try await SocketClient.sendTCP(Array(extra.utf8), port: extraPort)
+        #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 150 }, "\(gateway.standardError)")
+        #expect(Set(sequenceNumbers(receiver.messages)) == Set(1...150))
+        // Forwarded as console-1: with its certificate.
+        let after = receiver.messages.filter { ($0.text.contains("moved") || $0.text.contains("extra")) }
+        #expect(after.count == 100)
+        #expect(Set(after.map { GatewayHarness.normalized($0.serial) }) == [console1])
+        // Ready: every listener of the new config is bound.
+        #expect(try await harness.admin("/readyz").status == 200)
+
+        // A listener on a port another program holds (the partner's): the reload is refused
+        // whole, naming the listener and the address, and the listeners stay as they are.
+        let clash = listeners + "\n  - { name: in-clash, protocol: syslog-tcp, listen: \"127.0.0.1:\(harness.ports.partner)\" }"
+        try harness.writeConfig(
+            partner: harness.syslogPartner,
+            appliances: harness.appliances(sensor1Match: "{ cn: sensor-1.contoso.com }", console1Match: "{ source: 127.0.0.0/8 }"), listeners: clash)
+        let refused = try await harness.admin("/v1/reload", method: "POST")
+        #expect(refused.status == 422)
+        #expect(refused.body.contains("listener in-clash: cannot listen on 127.0.0.1:\(harness.ports.partner)"), "\(refused.body)")
+        let more = (151...160).map { sensorLine("extra", $0) + "\n" }.joined()
+        _ = try await SocketClient.sendTCP(Array(more.utf8), port: extraPort)
+        #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 160 }, "\(gateway.standardError)")
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+    }
+
     @Test func theAdminAPIShowsStatusAndMetricsAndRefusesABrokenReload() async throws {
         let harness = try GatewayHarness()
         try harness.writeConfig(partner: harness.syslogPartner)

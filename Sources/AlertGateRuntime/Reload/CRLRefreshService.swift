@@ -41,6 +41,10 @@ extension GatewayReloader {
     /// keeping still-valid previous certificates where new files fail; logs every
     /// certificate whose state changed.
     public func recheckCertificates(reason: String) async {
+        await serially { reloader in await reloader.recheckNow(reason: reason) }
+    }
+
+    private func recheckNow(reason: String) async {
         let outcome = await currentLoader.load(selfSigned: .generate)
         let (next, changes) = outcome.store.keepingValidItems(of: store)
         for change in changes {

@@ -9,13 +9,16 @@ import Metrics
 /// Hot reload (SPEC §8): loads config.yaml and the certificate store aside, checks them
 /// fully, and only then swaps them in — the forwarding rules for the next batch, the link
 /// pool's senders (each link's next send opens a new connection with the new certificate,
-/// trust and policy; the old connection closes once its sends are back), the listeners'
-/// TLS contexts for new connections, and dispatchers for new links. An invalid new state
+/// trust and policy; the old connection closes once its sends are back), the listeners
+/// (added, removed, moved, and their settings and appliances for new connections and, where
+/// the change concerns them, open ones), and dispatchers for new links. An invalid new state
 /// changes nothing; the errors are logged, kept for status and counted.
 ///
-/// Listener additions, removals and address changes, and how listeners recognise
-/// appliances (their `match`), take effect at the next start; the TLS listeners'
-/// certificates change at once.
+/// The listeners go first (`ListenerSet.reload`): binding a new listener's address is the
+/// one step that can still fail once everything is checked, and then nothing has changed.
+///
+/// Reloads run one at a time, in the order asked (a SIGHUP, a file change, a POST and a CRL
+/// refresh may come together): each one starts from the state the previous one left.
 public actor GatewayReloader {
     /// The state in use.
     public private(set) var config: GatewayConfig
@@ -25,6 +28,8 @@ public actor GatewayReloader {
     var currentLoader: StoreLoader { loader }
     /// The outcome of the latest reload; nil before the first.
     public private(set) var lastReload: ReloadReport?
+    /// The reload or recheck asked last: the next one waits for it.
+    private var queue: Task<Void, Never>?
 
     private let configPath: String
     private let transports: TransportRegistry
@@ -63,6 +68,21 @@ public actor GatewayReloader {
 
     /// Loads and checks the new state; swaps it in when valid.
     public func reload(reason: String) async -> ReloadReport {
+        await serially { reloader in await reloader.reloadNow(reason: reason) }
+    }
+
+    /// Runs `operation` once every reload and recheck asked before it has finished.
+    func serially<T: Sendable>(_ operation: @escaping @Sendable (isolated GatewayReloader) async -> T) async -> T {
+        let previous = queue
+        let task = Task {
+            await previous?.value
+            return await operation(self)
+        }
+        queue = Task { _ = await task.value }
+        return await task.value
+    }
+
+    private func reloadNow(reason: String) async -> ReloadReport {
         logger.info("reloading", metadata: ["reason": "\(reason)"])
         let outcome: ReloadReport
         switch await ConfigValidation(path: configPath, transports: transports).run(selfSigned: .generate) {
@@ -85,9 +105,15 @@ public actor GatewayReloader {
         return outcome
     }
 
-    /// A CRL refresh checked the store again (same config): links and listeners take it.
-    public func storeRechecked(_ rechecked: CertificateStore) async {
+    /// A CRL refresh checked the store again (same config): links and listeners take it,
+    /// and open listener connections have their client certificates checked again.
+    func storeRechecked(_ rechecked: CertificateStore) async {
         store = rechecked
+        do {
+            try await listeners.reload(config: config, store: rechecked, crlSource: loader.crlCache)
+        } catch {
+            logger.error("listeners keep their previous certificates: \(error)")
+        }
         await publish(config: config, store: rechecked, loader: loader)
     }
 
@@ -117,12 +143,10 @@ public actor GatewayReloader {
         guard errors.isEmpty else {
             return ReloadReport(at: Date(), ok: false, errors: errors)
         }
-        if loaded.config.listeners != config.listeners {
-            logger.warning("listener changes (added, removed, moved) take effect at the next start; their certificates change now")
-        }
-        if loaded.config.appliances.map(\.match) != config.appliances.map(\.match) || loaded.config.appliances.map(\.name) != config.appliances.map(\.name) {
-            // The listeners recognise senders with the appliances they started with.
-            logger.warning("appliances added, removed or matched differently are recognised by the listeners at the next start; their links and policies change now")
+        do {
+            try await listeners.reload(config: loaded.config, store: merged, crlSource: loaded.loader.crlCache)
+        } catch {
+            return ReloadReport(at: Date(), ok: false, errors: [error.description])
         }
         config = loaded.config
         store = merged
@@ -151,11 +175,6 @@ public actor GatewayReloader {
         let factory = LinkFactory(config: config, store: store, registry: transports, crlSource: loader.crlCache, logger: logger, metrics: metrics)
         intake.replaceRules(ForwardingRules(config))
         await pool.renew(makeSender: Self.makeSender(factory))
-        do {
-            try listeners.reload(store: store, crlSource: loader.crlCache)
-        } catch {
-            logger.error("listeners keep their previous certificates: \(error)")
-        }
         do {
             try await forwarding.serve(config)
         } catch {
