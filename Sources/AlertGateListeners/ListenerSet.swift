@@ -35,6 +35,9 @@ public actor ListenerSet {
     }
 
     private var entries: [Entry]
+    /// `start()` was called: from then on a reload binds what it adds (before, `start()`
+    /// binds everything).
+    private var started = false
     private var stopped = false
     /// Connections of listeners a reload removed or moved, still finishing their batches.
     private var retired: [ConnectionTracker] = []
@@ -75,6 +78,7 @@ public actor ListenerSet {
 
     /// Binds every listener; if one fails, those already bound are closed again.
     public func start() async throws(ListenerError) {
+        started = true
         try await bind(Array(entries.indices))
     }
 
@@ -123,7 +127,7 @@ public actor ListenerSet {
             previous[index].bound = nil
         }
         entries = reordered
-        let added = entries.indices.filter { entries[$0].channel == nil }
+        let added = started ? entries.indices.filter { entries[$0].channel == nil } : []
         do {
             try await bind(added)
         } catch {
@@ -135,21 +139,34 @@ public actor ListenerSet {
             }
             throw error
         }
+        if stopped {
+            // `stop()` ran while this bound: what it bound must not outlive it.
+            for index in added { try? await entries[index].channel?.close() }
+            return
+        }
         for (old, settings) in kept {
-            let entryChanged = !old.listener.settings.current.hasSameEntry(as: settings)
-            old.listener.settings.replace(with: settings)
-            let event = ListenerReconfigured(settings: settings, entryChanged: entryChanged)
-            for channel in old.tracker.open {
-                channel.pipeline.fireUserInboundEventTriggered(event)
-            }
+            reconfigure(old, with: settings)
         }
         for old in unbound {
-            logger.info("listener \(old.name) removed by the reload; its open connections close after their batches", metadata: ["listener": "\(old.name)"])
+            let moved = next.contains { $0.config.name == old.name }
+            logger.info(
+                "listener \(old.name) \(moved ? "moved" : "removed"): its open connections close after their batches", metadata: ["listener": "\(old.name)"])
             retired.append(old.tracker)
             Task { await Self.drain(old.tracker.open, gracePeriod: gracePeriod) }
         }
         retired.removeAll { $0.open.isEmpty }
         publish()
+    }
+
+    /// Gives a listener that stays its new settings: new connections take them when
+    /// accepted, and each open one reviews itself (`ConnectionReview`).
+    private func reconfigure(_ entry: Entry, with settings: ListenerSettings) {
+        let entryChanged = !entry.listener.settings.current.hasSameEntry(as: settings)
+        entry.listener.settings.replace(with: settings)
+        let event = ListenerReconfigured(settings: settings, entryChanged: entryChanged)
+        for channel in entry.tracker.open {
+            channel.pipeline.fireUserInboundEventTriggered(event)
+        }
     }
 
     /// Binds the entries at `indices` to their config's address, or the one `addresses`
