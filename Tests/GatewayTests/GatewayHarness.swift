@@ -55,7 +55,7 @@ final class GatewayHarness: @unchecked Sendable {
     /// `listeners` say otherwise.
     func writeConfig(
         partner: String, rules: String = "  - name: all\n    partners: [siem]\n", spoolMaxSize: String = "1GiB", validation: String = "required",
-        watch: Bool = false, crlMaxAge: String = "1h", appliances: String? = nil, listeners: String? = nil
+        watch: Bool = false, crlMaxAge: String = "1h", appliances: String? = nil, listeners: String? = nil, trustCRL: String? = nil
     ) throws {
         let text = """
             gateway:
@@ -69,7 +69,7 @@ final class GatewayHarness: @unchecked Sendable {
               crl: { max_age: \(crlMaxAge) }
               trust:
                 - name: corp
-                  file: chain.pem
+                  file: chain.pem\(trustCRL.map { "\n      crl: \($0)" } ?? "")
               certificates:
                 - { name: sensor-1, cert: sensor-1.crt, key: sensor-1.key, chain: chain.pem }
                 - { name: console-1, cert: console-1.crt, key: console-1.key, chain: chain.pem }

@@ -165,6 +165,38 @@ import Testing
         #expect(try await gateway.waitForExit() == 0)
     }
 
+    @Test func aSenderRevokedWhileConnectedIsCutOffWhenTheTrustBundlesCRLFileChanges() async throws {
+        let harness = try GatewayHarness()
+        let crl = harness.folder.appendingPathComponent("certs/corp.crl.pem")
+        try harness.pki.writeCRL(to: crl, format: .pem)
+        try harness.writeConfig(partner: harness.syslogPartner, watch: true, trustCRL: "corp.crl.pem")
+        let receiver = try await harness.recordingPartner()
+        let gateway = try await harness.start()
+        // The console's own client certificate (CN console-1.contoso.com: attributed to
+        // console-1, validation required), kept open.
+        let client = try harness.pki.issue("console-1-client", commonName: "console-1.contoso.com")
+        let console = try RunningProcess("/usr/bin/openssl", [
+            "s_client", "-connect", "127.0.0.1:\(harness.ports.tls)", "-CAfile", harness.pki.chainFile.path, "-verify_return_error", "-quiet",
+            "-cert", client.certificate.path, "-key", client.key.path, "-cert_chain", harness.pki.chainFile.path,
+        ])
+        try console.write((1...20).map { sensorLine("connected", $0) + "\n" }.joined())
+        #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 20 }, "\(gateway.standardError)")
+
+        // The CA revokes it and the site's CRL file is updated: the reload checks the open
+        // connection's certificate again and closes it.
+        try harness.pki.revoke(client)
+        try harness.pki.writeCRL(to: crl, format: .pem)
+        _ = try await console.waitForExit(timeout: .seconds(30))
+        #expect(gateway.standardError.contains("closing the open connection of the client certificate CN=console-1.contoso.com"), "\(gateway.standardError)")
+        #expect(gateway.standardError.contains("code=revoked"))
+        // And its next connection is refused.
+        _ = try await harness.sendTLS([sensorLine("revoked", 21)], certificate: client)
+        #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.contains("refused the client certificate CN=console-1.contoso.com") })
+        #expect(Set(sequenceNumbers(receiver.messages)) == Set(1...20), "an alert of the revoked sender was forwarded")
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+    }
+
     @Test func theAdminAPIShowsStatusAndMetricsAndRefusesABrokenReload() async throws {
         let harness = try GatewayHarness()
         try harness.writeConfig(partner: harness.syslogPartner)
