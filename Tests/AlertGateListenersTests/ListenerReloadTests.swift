@@ -102,6 +102,23 @@ import Testing
         await harness.listeners.stop()
     }
 
+    @Test func aKeptAliveWebhookConnectionIsClosedWhenAReloadAttributesItsSenderElsewhere() async throws {
+        let listeners = [H.listener("hooks", .webhook, path: "/alerts")]
+        let harness = try await H(listeners: listeners, appliances: Self.plant)
+        // HTTP/1.1 keep-alive over s_client: the connection stays open after the 202.
+        let client = try RunningProcess("/usr/bin/openssl", [
+            "s_client", "-connect", "127.0.0.1:\(harness.port("hooks"))", "-CAfile", harness.pki.rootCertificate.path, "-verify_return_error", "-quiet",
+        ])
+        let body = #"{"title": "Before the reload", "severity": "major"}"#
+        try client.write("POST /alerts HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try await client.waitForOutput(containing: #""accepted": 1"#)
+
+        try await harness.reload(listeners: listeners, appliances: [H.appliance("lab", source: "127.0.0.1/32")])
+        #expect(try await client.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(await harness.intake.stored.map { "\($0.title) \($0.appliance)" } == ["Before the reload plant"])
+        await harness.listeners.stop()
+    }
+
     @Test func anAddressInUseRefusesTheWholeReload() async throws {
         let blocker = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
         let taken = blocker.localAddress!.port!
