@@ -28,6 +28,7 @@ public final class RunningProcess: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: errorFile)
         process.standardInput = input
         try process.run()
+        ChildProcessRegistry.register(process.processIdentifier)
     }
 
     deinit {
@@ -35,6 +36,7 @@ public final class RunningProcess: @unchecked Sendable {
             process.interrupt()
             kill(process.processIdentifier, SIGKILL)
         }
+        ChildProcessRegistry.unregister(process.processIdentifier)
         try? FileManager.default.removeItem(at: scratch)
     }
 
