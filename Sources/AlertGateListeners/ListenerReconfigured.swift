@@ -1,3 +1,4 @@
+import AlertGatePKI
 import NIOCore
 
 /// Sent down each open connection of a listener whose settings a reload replaced (a
@@ -30,7 +31,7 @@ enum ConnectionReview: Equatable {
     ///   - checksCertificates: the listener is a TLS one (it can check client certificates).
     ///   - commonName: the client certificate's CN, if it presented one.
     ///   - admitted: the appliance the connection was attributed to (nil while a TLS
-    ///     handshake is still going on: it will be attributed with the new settings).
+    ///     handshake is still going on).
     static func review(
         entryChanged: Bool, attribution: ApplianceAttribution, checksCertificates: Bool,
         commonName: String?, remote: SocketAddress?, admitted: ApplianceAttribution.Attributed?, hasClientCertificate: Bool
@@ -38,7 +39,12 @@ enum ConnectionReview: Equatable {
         if entryChanged {
             return .close(reason: "the listener's entry changed")
         }
-        guard let admitted else { return .keep }
+        guard let admitted else {
+            // A TLS connection not yet attributed is in its handshake, whose peer check has
+            // the previous trust, CRLs and appliances: it starts again under the new ones.
+            // (Nothing it sent was acknowledged yet.) A plain one is attributed on opening.
+            return checksCertificates ? .close(reason: "its TLS handshake was checked under the previous settings") : .keep
+        }
         guard let now = attribution.appliance(commonName: commonName, address: remote) else {
             return .close(reason: "it no longer matches any appliance (was \(admitted.appliance))")
         }
@@ -53,10 +59,35 @@ enum ConnectionReview: Equatable {
 }
 
 extension ListenerReconfigured {
-    /// The review of a connection of this listener.
-    func review(commonName: String?, remote: SocketAddress?, admitted: ApplianceAttribution.Attributed?, hasClientCertificate: Bool) -> ConnectionReview {
-        ConnectionReview.review(
+    /// Reviews one connection (on its event loop) and acts on the outcome: returns the
+    /// environment it carries on with, and calls `close` when it must finish and close —
+    /// now, or once its client certificate failed the check made again.
+    func settle(
+        clientChain: [X509Certificate], remote: SocketAddress?, admitted: ApplianceAttribution.Attributed?, current: ListenerEnvironment,
+        context: ChannelHandlerContext, close: @escaping () -> Void
+    ) -> ListenerEnvironment {
+        let review = ConnectionReview.review(
             entryChanged: entryChanged, attribution: settings.environment.attribution, checksCertificates: settings.tls != nil,
-            commonName: commonName, remote: remote, admitted: admitted, hasClientCertificate: hasClientCertificate)
+            commonName: clientChain.first?.commonName, remote: remote, admitted: admitted, hasClientCertificate: !clientChain.isEmpty)
+        switch review {
+        case .close(let reason):
+            let peer = ListenerEnvironment.describe(remote)
+            current.logger.info(
+                "listener \(current.name): closing the connection of \(peer) once what it sent is stored: \(reason)",
+                metadata: ["listener": "\(current.name)", "peer": "\(peer)"])
+            close()
+            return current
+        case .keep:
+            return settings.environment
+        case .recheck:
+            guard let tls = settings.tls, let admitted else { return settings.environment }
+            let environment = settings.environment
+            context.eventLoop.makeFutureWithTask { await tls.stillAdmits(clientChain, of: admitted, remote: remote, environment: environment) }
+                .assumeIsolated()
+                .whenSuccess { admits in
+                    if !admits { close() }
+                }
+            return environment
+        }
     }
 }

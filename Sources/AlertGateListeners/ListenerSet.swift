@@ -41,6 +41,9 @@ public actor ListenerSet {
     private var stopped = false
     /// Connections of listeners a reload removed or moved, still finishing their batches.
     private var retired: [ConnectionTracker] = []
+    /// `start`, `reload` and `stop`, one at a time: each awaits binds and closes, and must
+    /// not find the listeners halfway through another.
+    private let queue = SerialTaskQueue()
     private let context: ListenerSettings.Context
     private let group: any EventLoopGroup
     private let logger: Logger
@@ -78,8 +81,18 @@ public actor ListenerSet {
 
     /// Binds every listener; if one fails, those already bound are closed again.
     public func start() async throws(ListenerError) {
+        try await queue.run { await self.startNow() }.get()
+    }
+
+    private func startNow() async -> Result<Void, ListenerError> {
+        guard !stopped else { return .success(()) }
         started = true
-        try await bind(Array(entries.indices))
+        do {
+            try await bind(Array(entries.indices))
+            return .success(())
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// Takes a reloaded config and store (SPEC §8). The new settings are built first, and
@@ -90,16 +103,45 @@ public actor ListenerSet {
     /// each open connection reviews itself (`ConnectionReview`). Connections of removed or
     /// moved listeners finish their batch and close, within `gracePeriod`.
     ///
-    /// A CRL refresh calls this with the same config: open TLS connections then have their
-    /// client certificates checked again.
+    /// A CRL refresh calls this with the same config and `recheck`: open TLS connections
+    /// have their client certificates checked again, and a listener whose own certificate
+    /// the store no longer accepts keeps serving it (logged) rather than hold back the
+    /// others' new CRLs.
+    ///
+    /// - Parameter committing: called once the new listeners are bound and before the
+    ///   ones that stay take their new settings: the runtime swaps its forwarding rules
+    ///   there, so that no sender is attributed to an appliance the rules do not know yet.
     public func reload(
-        config: GatewayConfig, store: CertificateStore, crlSource: any CRLSource, gracePeriod: Duration = .seconds(10)
+        config: GatewayConfig, store: CertificateStore, crlSource: any CRLSource, recheck: Bool = false, gracePeriod: Duration = .seconds(10),
+        committing: @escaping @Sendable () -> Void = {}
     ) async throws(ListenerError) {
-        let next = try ListenerSettings.all(config: config, store: store, crlSource: crlSource, context: context)
+        try await queue.run {
+            await self.reloadNow(config: config, store: store, crlSource: crlSource, recheck: recheck, gracePeriod: gracePeriod, committing: committing)
+        }.get()
+    }
+
+    private func reloadNow(
+        config: GatewayConfig, store: CertificateStore, crlSource: any CRLSource, recheck: Bool, gracePeriod: Duration, committing: @Sendable () -> Void
+    ) async -> Result<Void, ListenerError> {
+        do {
+            try await reloadInTurn(config: config, store: store, crlSource: crlSource, recheck: recheck, gracePeriod: gracePeriod, committing: committing)
+            return .success(())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func reloadInTurn(
+        config: GatewayConfig, store: CertificateStore, crlSource: any CRLSource, recheck: Bool, gracePeriod: Duration, committing: @Sendable () -> Void
+    ) async throws(ListenerError) {
+        var serving: [String: ListenerTLS]?
+        if recheck {
+            serving = Dictionary(entries.compactMap { entry in entry.listener.settings.current.tls.map { (entry.name, $0) } }) { first, _ in first }
+        }
+        let next = try ListenerSettings.all(config: config, store: store, crlSource: crlSource, context: context, serving: serving)
         guard !stopped else { return }
-        var previous = entries
+        let previous = entries
         var kept: [(Entry, ListenerSettings)] = []
-        var unbound: [Entry] = []
         var reordered: [Entry] = []
         for settings in next {
             if let old = previous.first(where: { $0.name == settings.config.name }), old.listener.settings.current.bindsLike(settings) {
@@ -109,41 +151,35 @@ public actor ListenerSet {
                 reordered.append(Entry(listener: Self.listener(settings)))
             }
         }
-        for old in previous where !kept.contains(where: { $0.0.name == old.name }) {
-            unbound.append(old)
-        }
-        // Unbound first, as a moved listener may want part of its old address back.
-        for old in unbound {
-            try? await old.channel?.close()
-        }
-        // Where they were, to go back to if the reload fails (a port 0 in the config had
-        // one the system chose, and senders know that one).
+        let unbound = previous.filter { old in !kept.contains { $0.0.name == old.name } }
+        // Unbound first, as a moved listener may want part of its old address back. Where
+        // they were is kept for going back if the reload fails: with `:0` in the config,
+        // the port the system chose, which senders know.
+        var fallback = previous
         var restore: [String: HostPort] = [:]
         for index in previous.indices where unbound.contains(where: { $0.name == previous[index].name }) {
-            if let bound = previous[index].bound, let port = bound.address.port {
-                restore[bound.name] = HostPort(host: previous[index].listener.settings.current.config.listen.host, port: port)
+            try? await previous[index].channel?.close()
+            if let port = previous[index].bound?.address.port {
+                restore[previous[index].name] = HostPort(host: previous[index].listener.settings.current.config.listen.host, port: port)
             }
-            previous[index].channel = nil
-            previous[index].bound = nil
+            fallback[index].channel = nil
+            fallback[index].bound = nil
         }
         entries = reordered
         let added = started ? entries.indices.filter { entries[$0].channel == nil } : []
         do {
             try await bind(added)
         } catch {
-            entries = previous
+            entries = fallback
             do {
                 try await bind(entries.indices.filter { entries[$0].channel == nil }, at: restore)
             } catch let again {
                 logger.error("a listener could not get its address back after a failed reload: \(again)")
+                publish()
             }
             throw error
         }
-        if stopped {
-            // `stop()` ran while this bound: what it bound must not outlive it.
-            for index in added { try? await entries[index].channel?.close() }
-            return
-        }
+        committing()
         for (old, settings) in kept {
             reconfigure(old, with: settings)
         }
@@ -218,6 +254,10 @@ public actor ListenerSet {
     /// intake and closes it; after `gracePeriod` (a spool that stays full) the rest are
     /// closed anyway (their batches are still offered to the intake until stored).
     public func stop(gracePeriod: Duration = .seconds(10)) async {
+        await queue.run { await self.stopNow(gracePeriod: gracePeriod) }
+    }
+
+    private func stopNow(gracePeriod: Duration) async {
         stopped = true
         for entry in entries where entry.listener.settings.current.config.protocol != .syslogUDP {
             try? await entry.channel?.close()

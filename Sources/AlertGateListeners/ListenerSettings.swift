@@ -23,7 +23,13 @@ struct ListenerSettings: Sendable {
     /// The settings of every listener of `config`, in config order. Checks what can be
     /// checked without the network (each TLS listener's certificate, the appliances'
     /// `match` networks, `default_appliance`).
-    static func all(config: GatewayConfig, store: CertificateStore, crlSource: any CRLSource, context: Context) throws(ListenerError) -> [ListenerSettings] {
+    ///
+    /// - Parameter serving: the TLS sides in use, by listener name, for a listener whose
+    ///   certificate fails now to keep serving with (logged), taking the new trust and CRLs;
+    ///   without it such a listener is an error.
+    static func all(
+        config: GatewayConfig, store: CertificateStore, crlSource: any CRLSource, context: Context, serving: [String: ListenerTLS]? = nil
+    ) throws(ListenerError) -> [ListenerSettings] {
         let applianceNames = config.appliances.map(\.name)
         var all: [ListenerSettings] = []
         for listener in config.listeners {
@@ -36,7 +42,16 @@ struct ListenerSettings: Sendable {
             let environment = ListenerEnvironment(
                 config: listener, attribution: attribution, intake: context.intake, logger: context.logger,
                 metrics: ListenerMetrics(listener: listener.name, appliances: applianceNames, factory: context.metrics))
-            let tls = listener.protocol.usesTLS ? try ListenerTLS(listener: listener, store: store, crlSource: crlSource) : nil
+            var tls: ListenerTLS?
+            if listener.protocol.usesTLS {
+                do {
+                    tls = try ListenerTLS(listener: listener, store: store, crlSource: crlSource)
+                } catch {
+                    guard let current = serving?[listener.name] else { throw error }
+                    context.logger.error("\(error); it keeps serving its current certificate", metadata: ["listener": "\(listener.name)"])
+                    tls = current.trusting(store, crlSource: crlSource)
+                }
+            }
             all.append(ListenerSettings(environment: environment, tls: tls))
         }
         return all

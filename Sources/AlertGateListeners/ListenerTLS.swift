@@ -33,15 +33,28 @@ struct ListenerTLS: Sendable {
             case .optional: .optional
             case .none: .none
             }
+        let context: TLSContext
         do {
             context = try TLSContext(TLSConfiguration(
                 role: .server(clientAuthentication: clientAuthentication), certificate: certificate, privateKey: key, chain: item.chain))
         } catch {
             throw ListenerError.configuration(listener: listener.name, "\(error)")
         }
+        self.init(context: context, store: store, crlSource: crlSource)
+    }
+
+    private init(context: TLSContext, store: CertificateStore, crlSource: any CRLSource) {
+        self.context = context
         trustAnchors = store.trustBundles.flatMap(\.certificates)
         revocationLists = store.trustBundles.flatMap(\.revocationLists)
         validator = PeerValidator(crlSource: crlSource)
+    }
+
+    /// The same server side with the trust bundles and CRLs of `store`: for a listener whose
+    /// own certificate the store no longer accepts (it expired since the start), so that its
+    /// clients are still checked against the newest CRLs.
+    func trusting(_ store: CertificateStore, crlSource: any CRLSource) -> ListenerTLS {
+        ListenerTLS(context: context, store: store, crlSource: crlSource)
     }
 
     /// The check of one connection's client, made when the connection is accepted (it

@@ -112,24 +112,8 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     /// A reload replaced the listener's settings: carry on under them, or finish the batch
     /// and close (`ConnectionReview`).
     private func reconfigure(_ event: ListenerReconfigured, context: ChannelHandlerContext) {
-        let review = event.review(
-            commonName: clientChain.first?.commonName, remote: remote, admitted: admitted, hasClientCertificate: !clientChain.isEmpty)
-        switch review {
-        case .close(let reason):
-            environment.logger.info(
-                "listener \(environment.name): closing the connection of \(peer) after its batch: \(reason)", metadata: ["listener": "\(environment.name)", "peer": "\(peer)"])
-            quiesce(context: context)
-        case .keep:
-            environment = event.settings.environment
-        case .recheck:
-            environment = event.settings.environment
-            guard let tls = event.settings.tls, let admitted else { return }
-            let (chain, remote, environment) = (clientChain, remote, environment)
-            context.eventLoop.makeFutureWithTask { await tls.stillAdmits(chain, of: admitted, remote: remote, environment: environment) }
-                .assumeIsolated()
-                .whenSuccess { admits in
-                    if !admits { self.quiesce(context: context) }
-                }
+        environment = event.settle(clientChain: clientChain, remote: remote, admitted: admitted, current: environment, context: context) {
+            self.quiesce(context: context)
         }
     }
 

@@ -62,26 +62,10 @@ final class WebhookHandler: ChannelInboundHandler {
 
     /// A reload replaced the listener's settings: carry on under them, or close once the
     /// request being answered is answered (`ConnectionReview`; NIO's HTTP server pipeline
-    /// does that on `ChannelShouldQuiesceEvent`).
+    /// does that on `ChannelShouldQuiesceEvent`, which `QuiesceOnceHandler` lets through once).
     private func reconfigure(_ event: ListenerReconfigured, context: ChannelHandlerContext) {
-        let review = event.review(
-            commonName: clientChain.first?.commonName, remote: remote, admitted: attributed, hasClientCertificate: !clientChain.isEmpty)
-        switch review {
-        case .close(let reason):
-            environment.logger.info(
-                "listener \(environment.name): closing the connection of \(peer) after its request: \(reason)", metadata: ["listener": "\(environment.name)", "peer": "\(peer)"])
+        environment = event.settle(clientChain: clientChain, remote: remote, admitted: attributed, current: environment, context: context) {
             context.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-        case .keep:
-            environment = event.settings.environment
-        case .recheck:
-            environment = event.settings.environment
-            guard let tls = event.settings.tls, let attributed else { return }
-            let (chain, remote, environment) = (clientChain, remote, environment)
-            context.eventLoop.makeFutureWithTask { await tls.stillAdmits(chain, of: attributed, remote: remote, environment: environment) }
-                .assumeIsolated()
-                .whenSuccess { admits in
-                    if !admits { context.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
-                }
         }
     }
 

@@ -29,6 +29,7 @@ struct WebhookListener: Listener {
                     // Webhook listeners always have a TLS side (`ListenerSettings.all`).
                     let tls = current.tls!
                     let check = tls.peerCheck(remote: channel.remoteAddress, environment: current.environment)
+                    try pipeline.addHandler(QuiesceOnceHandler())
                     try pipeline.addHandler(TLSHandler(context: tls.context, peerCheck: check))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                     try pipeline.addHandler(WebhookHandler(settings: current))

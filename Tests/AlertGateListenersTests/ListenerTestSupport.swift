@@ -106,8 +106,9 @@ final class ListenerHarness: Sendable {
     }
 
     /// Reloads the listeners with a new config (and store: by default the first).
-    func reload(listeners: [ListenerConfig], appliances: [ApplianceConfig], store: CertificateStore? = nil) async throws {
-        try await self.listeners.reload(config: Self.config(pki: pki, listeners: listeners, appliances: appliances), store: store ?? self.store, crlSource: NoCRLs())
+    func reload(listeners: [ListenerConfig], appliances: [ApplianceConfig], store: CertificateStore? = nil, recheck: Bool = false) async throws {
+        try await self.listeners.reload(
+            config: Self.config(pki: pki, listeners: listeners, appliances: appliances), store: store ?? self.store, crlSource: NoCRLs(), recheck: recheck)
     }
 
     /// A store whose certificate `gateway` (the listeners' certificate) has CN `serverName`,

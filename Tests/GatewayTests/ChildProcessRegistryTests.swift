@@ -32,6 +32,7 @@ import Testing
         let orphan = try Self.sleeper()
         ChildProcessRegistry.register(orphan.processIdentifier, parent: gone.processIdentifier)
         kill(gone.processIdentifier, SIGKILL)
+        #expect(try await ended(gone))
         // A child of this (running) test process.
         let kept = try Self.sleeper()
         ChildProcessRegistry.register(kept.processIdentifier)

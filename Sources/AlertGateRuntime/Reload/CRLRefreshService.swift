@@ -41,7 +41,7 @@ extension GatewayReloader {
     /// keeping still-valid previous certificates where new files fail; logs every
     /// certificate whose state changed.
     public func recheckCertificates(reason: String) async {
-        await serially { reloader in await reloader.recheckNow(reason: reason) }
+        await queue.run { await self.recheckNow(reason: reason) }
     }
 
     private func recheckNow(reason: String) async {

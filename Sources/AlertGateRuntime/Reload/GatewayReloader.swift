@@ -28,8 +28,8 @@ public actor GatewayReloader {
     var currentLoader: StoreLoader { loader }
     /// The outcome of the latest reload; nil before the first.
     public private(set) var lastReload: ReloadReport?
-    /// The reload or recheck asked last: the next one waits for it.
-    private var queue: Task<Void, Never>?
+    /// Reloads and rechecks, one at a time.
+    let queue = SerialTaskQueue()
 
     private let configPath: String
     private let transports: TransportRegistry
@@ -68,18 +68,7 @@ public actor GatewayReloader {
 
     /// Loads and checks the new state; swaps it in when valid.
     public func reload(reason: String) async -> ReloadReport {
-        await serially { reloader in await reloader.reloadNow(reason: reason) }
-    }
-
-    /// Runs `operation` once every reload and recheck asked before it has finished.
-    func serially<T: Sendable>(_ operation: @escaping @Sendable (isolated GatewayReloader) async -> T) async -> T {
-        let previous = queue
-        let task = Task {
-            await previous?.value
-            return await operation(self)
-        }
-        queue = Task { _ = await task.value }
-        return await task.value
+        await queue.run { await self.reloadNow(reason: reason) }
     }
 
     private func reloadNow(reason: String) async -> ReloadReport {
@@ -110,7 +99,7 @@ public actor GatewayReloader {
     func storeRechecked(_ rechecked: CertificateStore) async {
         store = rechecked
         do {
-            try await listeners.reload(config: config, store: rechecked, crlSource: loader.crlCache)
+            try await listeners.reload(config: config, store: rechecked, crlSource: loader.crlCache, recheck: true)
         } catch {
             logger.error("listeners keep their previous certificates: \(error)")
         }
@@ -144,7 +133,11 @@ public actor GatewayReloader {
             return ReloadReport(at: Date(), ok: false, errors: errors)
         }
         do {
-            try await listeners.reload(config: loaded.config, store: merged, crlSource: loaded.loader.crlCache)
+            let (intake, rules) = (intake, ForwardingRules(loaded.config))
+            try await listeners.reload(config: loaded.config, store: merged, crlSource: loaded.loader.crlCache) {
+                // The new rules before any sender is attributed to a new appliance.
+                intake.replaceRules(rules)
+            }
         } catch {
             return ReloadReport(at: Date(), ok: false, errors: [error.description])
         }
