@@ -101,7 +101,7 @@ public actor GatewayReloader {
         do {
             try await listeners.reload(config: config, store: rechecked, crlSource: loader.crlCache, recheck: true)
         } catch {
-            logger.error("listeners keep their previous certificates: \(error)")
+            logger.error("listeners keep their previous settings: \(error)")
         }
         await publish(config: config, store: rechecked, loader: loader)
     }
