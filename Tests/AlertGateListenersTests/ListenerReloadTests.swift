@@ -41,6 +41,11 @@ import Testing
         }
     }
 
+    /// An HTTP/1.1 request head for the webhook (keep-alive, HTTP/1.1's default).
+    static func postHead(contentLength: Int) -> String {
+        "POST /alerts HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: \(contentLength)\r\n\r\n"
+    }
+
     static func cef(_ title: String) -> String {
         SyslogListenerTests.cef(title)
     }
@@ -105,11 +110,9 @@ import Testing
         let listeners = [H.listener("hooks", .webhook, path: "/alerts")]
         let harness = try await H(listeners: listeners, appliances: Self.plant)
         // HTTP/1.1 keep-alive over s_client: the connection stays open after the 202.
-        let client = try RunningProcess("/usr/bin/openssl", [
-            "s_client", "-connect", "127.0.0.1:\(harness.port("hooks"))", "-CAfile", harness.pki.rootCertificate.path, "-verify_return_error", "-quiet",
-        ])
+        let client = try TLSListenerTests.connect(port: harness.port("hooks"), pki: harness.pki)
         let body = #"{"title": "Before the reload", "severity": "major"}"#
-        try client.write("POST /alerts HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try client.write(Self.postHead(contentLength: body.utf8.count) + body)
         try await client.waitForOutput(containing: #""accepted": 1"#)
 
         try await harness.reload(listeners: listeners, appliances: [H.appliance("lab", source: "127.0.0.1/32")])
@@ -121,12 +124,10 @@ import Testing
     @Test func aWebhookConnectionToldToFinishByAReloadAndThenAStopIsClosedOnce() async throws {
         let listeners = [H.listener("hooks", .webhook, path: "/alerts")]
         let harness = try await H(listeners: listeners, appliances: Self.plant)
-        let client = try RunningProcess("/usr/bin/openssl", [
-            "s_client", "-connect", "127.0.0.1:\(harness.port("hooks"))", "-CAfile", harness.pki.rootCertificate.path, "-verify_return_error", "-quiet",
-        ])
+        let client = try TLSListenerTests.connect(port: harness.port("hooks"), pki: harness.pki)
         // Half a request: the reload tells the connection to finish after it, the stop tells
         // it again (NIO's HTTP server asserts on a second notice: this would crash a debug build).
-        try client.write("POST /alerts HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"title\": ")
+        try client.write(Self.postHead(contentLength: 100) + #"{"title": "#)
         try await Task.sleep(for: .milliseconds(300))
         try await harness.reload(listeners: listeners, appliances: [H.appliance("lab", source: "127.0.0.1/32")])
         await harness.listeners.stop(gracePeriod: .seconds(1))
@@ -172,10 +173,7 @@ import Testing
         let appliances = [TLSListenerTests.sensor]
         let harness = try await H(
             listeners: listeners, appliances: appliances, pki: pki, store: try await H.store(pki: pki, serverName: "gateway.contoso.com", crl: crl))
-        let client = try RunningProcess("/usr/bin/openssl", [
-            "s_client", "-connect", "127.0.0.1:\(harness.port("tls"))", "-CAfile", pki.rootCertificate.path, "-verify_return_error", "-quiet",
-            "-cert", sensor.certificate.path, "-key", sensor.key.path, "-cert_chain", pki.chainFile.path,
-        ])
+        let client = try TLSListenerTests.connect(port: harness.port("tls"), pki: pki, certificate: sensor)
         try client.write(Self.cef("While valid") + "\n")
         _ = try await harness.intake.waitForStored(1)
 

@@ -13,13 +13,26 @@ import Testing
 
     static let sensor = H.appliance("sensor-7", cn: "sensor-7.contoso.com", validation: .required)
 
-    /// Sends `lines` and closes (`-no_ign_eof`: end of input ends the session).
-    static func send(_ lines: [String], port: Int, pki: TestPKI, certificate: TestPKI.Issued? = nil, chain: URL? = nil) async throws -> ProcessRunner.Result {
-        var arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", pki.rootCertificate.path, "-verify_return_error", "-quiet", "-no_ign_eof"]
+    /// `openssl s_client` to a listener, checking the gateway's certificate, presenting
+    /// `certificate` when given.
+    static func clientArguments(port: Int, pki: TestPKI, certificate: TestPKI.Issued? = nil, chain: URL? = nil) -> [String] {
+        var arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", pki.rootCertificate.path, "-verify_return_error", "-quiet"]
         if let certificate {
             arguments += ["-cert", certificate.certificate.path, "-key", certificate.key.path, "-cert_chain", (chain ?? pki.chainFile).path]
         }
+        return arguments
+    }
+
+    /// Sends `lines` and closes (`-no_ign_eof`: end of input ends the session).
+    static func send(_ lines: [String], port: Int, pki: TestPKI, certificate: TestPKI.Issued? = nil, chain: URL? = nil) async throws -> ProcessRunner.Result {
+        let arguments = clientArguments(port: port, pki: pki, certificate: certificate, chain: chain) + ["-no_ign_eof"]
         return try await ProcessRunner.captureDetached("/usr/bin/openssl", arguments, input: lines.map { $0 + "\n" }.joined(), timeout: 60)
+    }
+
+    /// A client that stays connected while its standard input is open (write to it with
+    /// `RunningProcess.write`); it exits when the gateway closes the connection.
+    static func connect(port: Int, pki: TestPKI, certificate: TestPKI.Issued? = nil) throws -> RunningProcess {
+        try RunningProcess("/usr/bin/openssl", clientArguments(port: port, pki: pki, certificate: certificate))
     }
 
     @Test func aClientCertificateAttributesByCN() async throws {

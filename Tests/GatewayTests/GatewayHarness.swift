@@ -210,11 +210,22 @@ final class GatewayHarness: @unchecked Sendable {
     /// Sends newline-framed lines over syslog-tls with `openssl s_client`, presenting
     /// `certificate` when given.
     func sendTLS(_ lines: [String], certificate: TestPKI.Issued?) async throws -> ProcessRunner.Result {
-        var arguments = ["s_client", "-connect", "127.0.0.1:\(ports.tls)", "-CAfile", pki.chainFile.path, "-verify_return_error", "-quiet", "-no_ign_eof"]
+        let arguments = tlsClientArguments(certificate: certificate) + ["-no_ign_eof"]
+        return try await ProcessRunner.captureDetached("/usr/bin/openssl", arguments, input: lines.map { $0 + "\n" }.joined(), timeout: 60)
+    }
+
+    /// A syslog-tls sender that stays connected while its standard input is open
+    /// (`RunningProcess.write`); it exits when the gateway closes the connection.
+    func connectTLS(certificate: TestPKI.Issued) throws -> RunningProcess {
+        try RunningProcess("/usr/bin/openssl", tlsClientArguments(certificate: certificate))
+    }
+
+    private func tlsClientArguments(certificate: TestPKI.Issued?) -> [String] {
+        var arguments = ["s_client", "-connect", "127.0.0.1:\(ports.tls)", "-CAfile", pki.chainFile.path, "-verify_return_error", "-quiet"]
         if let certificate {
             arguments += ["-cert", certificate.certificate.path, "-key", certificate.key.path, "-cert_chain", pki.chainFile.path]
         }
-        return try await ProcessRunner.captureDetached("/usr/bin/openssl", arguments, input: lines.map { $0 + "\n" }.joined(), timeout: 60)
+        return arguments
     }
 }
 

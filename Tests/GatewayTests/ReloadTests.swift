@@ -175,10 +175,7 @@ import Testing
         // The console's own client certificate (CN console-1.contoso.com: attributed to
         // console-1, validation required), kept open.
         let client = try harness.pki.issue("console-1-client", commonName: "console-1.contoso.com")
-        let console = try RunningProcess("/usr/bin/openssl", [
-            "s_client", "-connect", "127.0.0.1:\(harness.ports.tls)", "-CAfile", harness.pki.chainFile.path, "-verify_return_error", "-quiet",
-            "-cert", client.certificate.path, "-key", client.key.path, "-cert_chain", harness.pki.chainFile.path,
-        ])
+        let console = try harness.connectTLS(certificate: client)
         try console.write((1...20).map { sensorLine("connected", $0) + "\n" }.joined())
         #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 20 }, "\(gateway.standardError)")
 
