@@ -174,6 +174,7 @@ extension ConfigDecoder {
         if let field = mapping.value("format"), let value = enumeration(field, OutputFormat.self) {
             format = value
         }
+        let framing = mapping.value("framing").flatMap { enumeration($0, SyslogFraming.self) }
         let headers = mapping.value("headers").map(decodeHeaders) ?? []
         let batch = decodeBatch(mapping["batch"])
         let retry = decodeRetry(mapping["retry"])
@@ -181,7 +182,7 @@ extension ConfigDecoder {
         guard let name, let transport, let endpoint else { return nil }
         return PartnerConfig(
             name: name, transport: transport, endpoint: endpoint, serverName: serverName, nameCheck: nameCheck,
-            trust: trust, format: format, headers: headers, batch: batch, retry: retry, location: mapping.location
+            trust: trust, format: format, framing: framing, headers: headers, batch: batch, retry: retry, location: mapping.location
         )
     }
 

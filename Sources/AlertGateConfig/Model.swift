@@ -438,6 +438,8 @@ public struct PartnerConfig: Sendable, Hashable {
     /// Name of the store.trust entry that checks the partner's chain.
     public var trust: String?
     public var format: OutputFormat
+    /// `framing` (syslog-tls): nil means the transport's default, octet counting.
+    public var framing: SyslogFraming?
     public var headers: [HeaderField]
     public var batch: BatchConfig
     public var retry: RetryConfig
@@ -451,6 +453,7 @@ public struct PartnerConfig: Sendable, Hashable {
         nameCheck: NameCheck = .sanThenCN,
         trust: String? = nil,
         format: OutputFormat = .json,
+        framing: SyslogFraming? = nil,
         headers: [HeaderField] = [],
         batch: BatchConfig = BatchConfig(),
         retry: RetryConfig = RetryConfig(),
@@ -463,6 +466,7 @@ public struct PartnerConfig: Sendable, Hashable {
         self.nameCheck = nameCheck
         self.trust = trust
         self.format = format
+        self.framing = framing
         self.headers = headers
         self.batch = batch
         self.retry = retry

@@ -17,7 +17,7 @@ enum ConfigKeys {
     static let appliance = ["name", "kind", "certificate", "validation", "match"]
     static let match = ["cn", "source"]
     static let listener = ["name", "protocol", "listen", "certificate", "client_auth", "path", "max_message_size", "default_appliance"]
-    static let partner = ["name", "transport", "endpoint", "server_name", "name_check", "trust", "format", "headers", "batch", "retry"]
+    static let partner = ["name", "transport", "endpoint", "server_name", "name_check", "trust", "format", "framing", "headers", "batch", "retry"]
     static let batch = ["max_alerts", "max_bytes", "max_delay"]
     static let retry = ["initial", "max"]
     static let rule = ["name", "appliances", "min_severity", "protocols", "engines", "partners"]

@@ -105,7 +105,8 @@ public struct LinkFactory: Sendable {
             format: partner.format,
             headers: partner.headers,
             batch: partner.batch,
-            retry: Backoff(initial: partner.retry.initial, maximum: partner.retry.max))
+            retry: Backoff(initial: partner.retry.initial, maximum: partner.retry.max),
+            framing: partner.framing)
     }
 
     static let hostname: String = {

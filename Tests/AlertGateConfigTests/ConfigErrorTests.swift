@@ -21,8 +21,24 @@ struct ConfigErrorTests {
             """
         expectOnlyProblem(
             in: yaml, at: "8:5",
-            #"unknown key "retries" in partners[1] (splunk); expected one of: name, transport, endpoint, server_name, name_check, trust, format, headers, batch, retry"#
+            #"unknown key "retries" in partners[1] (splunk); expected one of: name, transport, endpoint, server_name, name_check, trust, format, framing, headers, batch, retry"#
         )
+    }
+
+    @Test func framingIsOctetCountingOrNewline() {
+        expectOnlyProblem(in: """
+            partners:
+              - name: qradar
+                transport: syslog-tls
+                endpoint: qradar.example.com:6514
+                framing: lf
+            """, at: "5:14", #"partners[0] (qradar).framing: expected one of octet-counting, newline, found "lf""#)
+        let config = try? loadConfig("""
+            partners:
+              - { name: ng, transport: syslog-tls, endpoint: "ng.example.com:514", framing: newline }
+              - { name: rs, transport: syslog-tls, endpoint: "rs.example.com:6514" }
+            """).get()
+        #expect(config?.partners.map(\.framing) == [.newline, nil])
     }
 
     @Test func unknownTopLevelKeyAndUnknownNestedKey() {

@@ -42,6 +42,33 @@ import Testing
         #expect(gateway.standardError.contains("alertgate stopped"))
     }
 
+    @Test func aNewlineFramedPartnerGetsOneLinePerAlertWithEmbeddedLineBreaksEscaped() async throws {
+        // A receiver that splits on LF (syslog-ng network(), SIEM TCP inputs): octet-counted
+        // frames would pile up into one message there (SPEC §12, `framing: newline`).
+        let harness = try GatewayHarness()
+        let partner = "  - { name: siem, transport: syslog-tls, endpoint: \"127.0.0.1:\(harness.ports.partner)\", server_name: partner.test, trust: corp, format: rfc5424, framing: newline, retry: { initial: 200ms, max: 1s } }"
+        try harness.writeConfig(partner: partner)
+        let sink = try await harness.syslogSink(expect: 20, arguments: ["--framing", "newline"])
+        let gateway = try await harness.start()
+
+        let alerts = (1...20).map { number in
+            "{\"id\":\"nl-\(number)\",\"title\":\"newline alert seq=\(number)\",\"severity\":\"major\",\"message\":\"first line\\nsecond line\\r\\nthird\"}"
+        }
+        let response = try await harness.post("[" + alerts.joined(separator: ",") + "]")
+        #expect(response.status == 202, "\(response.body)")
+
+        let summary = try await sink.summary(gateway: gateway)
+        #expect(summary["seq_distinct"] as? Int == 20, "\(summary)\n\(gateway.standardError)")
+        #expect(summary["lf_frames"] as? Int == 20, "\(summary)")
+        #expect(summary["framing_errors"] as? Int == 0, "\(summary)")
+        // Each message whole on its line, the line breaks inside it written as \n and \r.
+        let messages = sink.messages
+        #expect(messages.count == 20)
+        #expect(messages.allSatisfy { $0.contains("first line\\nsecond line\\r\\nthird") }, "\(messages.first ?? "")")
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+    }
+
     @Test func webhookAlertsReachAnHTTP2PartnerAsJSONAndBadRequestsAreAnsweredClearly() async throws {
         let harness = try GatewayHarness()
         try harness.writeConfig(partner: harness.http2Partner)

@@ -57,9 +57,11 @@ import Testing
         #expect(log.components(separatedBy: ":method: POST").count - 1 == 3)
         #expect(log.components(separatedBy: "sensitive) authorization: Splunk s3cr3t").count - 1 == 3, "\(log.suffix(3000))")
         #expect(!log.contains("${TOKEN}"))
-        #expect(log.contains("content-type: application/json"))
+        #expect(log.contains("content-type: application/x-ndjson"))
         #expect(log.contains(":path: /ingest"))
-        #expect(log.contains(":authority: 127.0.0.1:\(server.port)"))
+        // The name the certificate was checked against, as SNI said it (SPEC §12).
+        #expect(log.contains(":authority: siem.contoso.com:\(server.port)"), "\(log.prefix(3000))")
+        #expect(log.contains("user-agent: alertgate/"))
         // One connection, streams 1, 3, 5 on it, none reset.
         #expect(server.handshakes == 1)
         #expect(await sender.connectionsOpened == 1)
@@ -172,6 +174,24 @@ import Testing
         #expect(server.requests.count == 3)
         #expect(Set(server.requests.map(\.body)).count == 1)
         #expect(server.connections == 1)
+    }
+
+    @Test func aMisdirectedRequestIsSentAgainOnANewConnection() async throws {
+        // A front that routed this connection to the wrong virtual host answers 421: the
+        // batch is neither accepted nor dead-lettered, and the next send opens a new connection.
+        let server = try scripted(script: [.answer(status: 421, body: "misdirected")])
+        let sender = try await gateway.sender(.init(endpoint: "https://127.0.0.1:\(server.port)/ingest"))
+        let misdirected = await sender.send(Gateway.alerts(3))
+        guard case .retry(nil, let reason) = misdirected.outcome, misdirected.accepted == 0 else {
+            Issue.record("421 must ask for a retry: \(misdirected)")
+            return
+        }
+        #expect(reason.message.contains("421 Misdirected Request"))
+        #expect(await sender.send(Gateway.alerts(3)) == DeliveryReport(accepted: 3, outcome: .delivered))
+        #expect(server.connections == 2)
+        #expect(server.requests.map(\.authority) == ["siem.contoso.com:\(server.port)", "siem.contoso.com:\(server.port)"])
+        #expect(server.requests.allSatisfy { $0.headers["user-agent"]?.hasPrefix("alertgate/") == true })
+        #expect(server.requests.allSatisfy { $0.headers["content-type"] == "application/x-ndjson" })
     }
 
     @Test func aBadRequestIsRejectedWithThePartnersAnswer() async throws {

@@ -50,6 +50,18 @@ import Testing
         #expect(endpoint.authority == "[fd00::5]:9443")
     }
 
+    @Test func theRequestAuthorityIsTheServerNameLikeSNIWithThePortUnless443() throws {
+        // A name-based front (nginx virtual hosts) routes by :authority: it must name the
+        // host the handshake went to, not the address the endpoint dials.
+        let byAddress = try HTTP2Endpoint(partner("https://127.0.0.1:8443/ingest"))
+        #expect(byAddress.requestAuthority(serverName: "partner.test") == "partner.test:8443")
+        #expect(byAddress.requestAuthority(serverName: nil) == "127.0.0.1:8443")
+        #expect(byAddress.requestAuthority(serverName: "") == "127.0.0.1:8443")
+        let onDefaultPort = try HTTP2Endpoint(partner("https://10.0.0.5/services/collector"))
+        #expect(onDefaultPort.requestAuthority(serverName: "splunk.contoso.com") == "splunk.contoso.com")
+        #expect(try HTTP2Endpoint(partner("https://[fd00::5]:9443/in")).requestAuthority(serverName: "fd00::5") == "[fd00::5]:9443")
+    }
+
     @Test func plainHTTPIsRefusedBecauseTLSIsMandatory() {
         let problems = HTTP2Transport().validate(partner("http://splunk.example.com:8088/services/collector"))
         #expect(problems == [
@@ -77,6 +89,17 @@ import Testing
     }
 
     // MARK: Headers
+
+    @Test func theUserAgentFollowsTheContentTypeUnlessThePartnerSetsOne() {
+        let fields = HTTP2RequestHeaders.fields(partner: [], contentType: "application/json", contentLength: 7, userAgent: "alertgate/1.2.3")
+        #expect(fields == [
+            .init(name: "content-type", value: "application/json"),
+            .init(name: "user-agent", value: "alertgate/1.2.3"),
+            .init(name: "content-length", value: "7"),
+        ])
+        let own = HTTP2RequestHeaders.fields(partner: [.init(name: "User-Agent", value: "site-gw")], contentType: "application/json", contentLength: 7, userAgent: "alertgate/1.2.3")
+        #expect(own.filter { $0.name == "user-agent" } == [.init(name: "user-agent", value: "site-gw")])
+    }
 
     @Test func headersAreLowercasedAfterContentTypeAndLength() {
         let fields = HTTP2RequestHeaders.fields(
@@ -150,7 +173,7 @@ import Testing
             #expect(event["severity"] as? String == "major")
             #expect(event["message"] as? String == "line \"one\"\nline two")
         }
-        #expect(maker.contentType == "application/json")
+        #expect(maker.contentType(alertCount: 2) == "application/json")
     }
 
     @Test func splunkHECCarriesOtherFormatsAsStringEvents() throws {
@@ -159,8 +182,15 @@ import Testing
         let body = String(buffer: maker.batches([Self.alert(1)], allocator: ByteBufferAllocator())[0].body)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
         #expect(object["event"] as? String == cef.payload(Self.alert(1)))
-        #expect(HTTP2BatchMaker(body: .ndjson, formatter: cef, limits: .init()).contentType.hasPrefix("text/plain"))
-        #expect(HTTP2BatchMaker(body: .ndjson, formatter: Self.formatter, limits: .init()).contentType == "application/json")
+        #expect(HTTP2BatchMaker(body: .ndjson, formatter: cef, limits: .init()).contentType(alertCount: 3).hasPrefix("text/plain"))
+    }
+
+    @Test func severalJSONAlertsAreNDJSONAndOneIsJSON() {
+        // Several objects one a line are not one JSON document (SPEC §12).
+        let ndjson = HTTP2BatchMaker(body: .ndjson, formatter: Self.formatter, limits: .init())
+        #expect(ndjson.contentType(alertCount: 2) == "application/x-ndjson")
+        #expect(ndjson.contentType(alertCount: 500) == "application/x-ndjson")
+        #expect(ndjson.contentType(alertCount: 1) == "application/json")
     }
 
     @Test func epochSecondsKeepMilliseconds() {
@@ -223,6 +253,14 @@ import Testing
             return
         }
         #expect(reason.contains("to https://new/; redirects are not followed"))
+    }
+
+    @Test func misdirectedRequestIsRetriedNotRejected() {
+        guard case .retry(nil, let reason) = HTTP2Verdict.outcome(of: response(421, "no such host"), partner: "splunk") else {
+            Issue.record("421 must be retried on a new connection, not dead-lettered")
+            return
+        }
+        #expect(reason == "partner splunk answered HTTP 421 Misdirected Request on this connection; retrying on a new connection: no such host")
     }
 
     @Test func theReportCountsAcceptedBatchesFromTheFirstOnly() {

@@ -32,9 +32,14 @@ struct HTTP2BatchMaker: Sendable {
         self.maxBytes = max(1, limits.maxBytes)
     }
 
-    /// The `content-type` of the bodies: JSON for JSON payloads and HEC events, else text.
-    var contentType: String {
-        body == .splunkHEC || formatter.format == .json ? "application/json" : "text/plain; charset=utf-8"
+    /// The `content-type` of a body of `alertCount` alerts (SPEC §12): HEC events and a
+    /// single JSON alert are `application/json`; several JSON alerts, one a line, are not one
+    /// JSON document but NDJSON (`application/x-ndjson`), which receivers that parse by
+    /// content type would otherwise reject; other formats are lines of text.
+    func contentType(alertCount: Int) -> String {
+        if body == .splunkHEC { return "application/json" }
+        guard formatter.format == .json else { return "text/plain; charset=utf-8" }
+        return alertCount == 1 ? "application/json" : "application/x-ndjson"
     }
 
     /// Cuts `alerts`, in order, into batches of at most `maxAlerts` alerts and `maxBytes`

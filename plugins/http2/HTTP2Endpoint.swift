@@ -7,7 +7,7 @@ struct HTTP2Endpoint: Sendable, Hashable {
     /// The host to connect to (an IPv6 address without its brackets).
     var host: String
     var port: Int
-    /// `:authority` of each request: the host and port as the endpoint wrote them.
+    /// The endpoint's own authority: the host and port as the endpoint wrote them.
     var authority: String
     /// `:path` of each request, with its query; `/` when the endpoint names none.
     var path: String
@@ -80,6 +80,16 @@ struct HTTP2Endpoint: Sendable, Hashable {
         self.port = port
         self.authority = String(authority)
         self.path = path
+    }
+
+    /// `:authority` of each request (SPEC §12): the name the partner's certificate is checked
+    /// against, the same name TLS sends as SNI, so that a name-based front (nginx virtual
+    /// hosts, a load balancer) routes the request where the handshake went. The port is
+    /// added when it is not 443. Without a `server_name`, the endpoint's own authority.
+    func requestAuthority(serverName: String?) -> String {
+        guard let serverName, !serverName.isEmpty else { return authority }
+        let host = serverName.contains(":") ? "[\(serverName)]" : serverName
+        return port == Self.defaultPort ? host : "\(host):\(port)"
     }
 
     /// A Splunk HTTP Event Collector endpoint takes event objects (`/services/collector`,

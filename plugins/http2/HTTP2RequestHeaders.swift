@@ -33,14 +33,17 @@ enum HTTP2RequestHeaders {
         return problems
     }
 
-    /// Everything after the pseudo-headers, in order: the content type (unless the partner
-    /// sets one), the length, then the partner's fields with lowercase names. Fields that
-    /// `problems` refuses are left out.
-    static func fields(partner headers: [PartnerSettings.HeaderField], contentType: String, contentLength: Int) -> [PartnerSettings.HeaderField] {
+    /// Everything after the pseudo-headers, in order: the content type and the user agent
+    /// (unless the partner sets its own), the length, then the partner's fields with
+    /// lowercase names. Fields that `problems` refuses are left out.
+    static func fields(partner headers: [PartnerSettings.HeaderField], contentType: String, contentLength: Int, userAgent: String? = nil) -> [PartnerSettings.HeaderField] {
         var fields: [PartnerSettings.HeaderField] = []
-        fields.reserveCapacity(headers.count + 2)
+        fields.reserveCapacity(headers.count + 3)
         if !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
             fields.append(.init(name: "content-type", value: contentType))
+        }
+        if let userAgent, !headers.contains(where: { $0.name.lowercased() == "user-agent" }) {
+            fields.append(.init(name: "user-agent", value: userAgent))
         }
         fields.append(.init(name: "content-length", value: String(contentLength)))
         for header in headers {

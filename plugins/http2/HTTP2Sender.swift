@@ -55,15 +55,18 @@ actor HTTP2Sender: AlertSender {
 
         let channel = connection.secure.channel
         let batches = maker.batches(alerts, allocator: channel.allocator)
-        let contentType = maker.contentType
+        let authority = endpoint.requestAuthority(serverName: link.partner.serverName)
+        let userAgent = "alertgate/\(link.formatter.productVersion)"
         var answers: [EventLoopFuture<HTTP2Response>] = []
         answers.reserveCapacity(batches.count)
         for batch in batches {
             let promise = channel.eventLoop.makePromise(of: HTTP2Response.self)
             let request = HTTP2Request(
-                authority: endpoint.authority,
+                authority: authority,
                 path: endpoint.path,
-                fields: HTTP2RequestHeaders.fields(partner: link.partner.headers, contentType: contentType, contentLength: batch.body.readableBytes),
+                fields: HTTP2RequestHeaders.fields(
+                    partner: link.partner.headers, contentType: maker.contentType(alertCount: batch.alertCount),
+                    contentLength: batch.body.readableBytes, userAgent: userAgent),
                 body: batch.body,
                 response: promise)
             // A write that never reaches the handler (the channel closed) fails the answer too.
@@ -81,6 +84,9 @@ actor HTTP2Sender: AlertSender {
             do {
                 let response = try await answer.get()
                 if keepsResponses { responses.append(response) }
+                // 421: this connection reached a server that does not serve this name (a
+                // front routed it elsewhere, or a coalesced connection): a new one may not.
+                if response.status == 421 { connectionFailed = true }
                 outcomes.append(HTTP2Verdict.outcome(of: response, partner: link.partner.name))
             } catch {
                 connectionFailed = true

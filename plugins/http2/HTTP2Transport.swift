@@ -21,6 +21,9 @@ public struct HTTP2Transport: TransportPlugin {
             problems.append(error.message)
         }
         problems += HTTP2RequestHeaders.problems(partner)
+        if let framing = partner.framing {
+            problems.append("partner \(partner.name): framing: \(framing.rawValue) applies to syslog streams; the http2 transport sends each batch as one request body")
+        }
         return problems
     }
 

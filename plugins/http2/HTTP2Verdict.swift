@@ -33,7 +33,7 @@ enum HTTP2Verdict {
     /// How much of a partner's answer goes into a reason.
     static let answerLimit = 1024
 
-    /// 2xx accepts. 429 and 503 defer the batch until their Retry-After; other 4xx reject
+    /// 2xx accepts. 421 is retried on a new connection. 429 and 503 defer the batch until their Retry-After; other 4xx reject
     /// the batch for good; other 5xx defer it too (the partner answered: the connection
     /// goes on with other batches). Anything else (1xx, 3xx: a redirect is
     /// not followed) is retried too, so that no alert is dropped over an endpoint that an
@@ -45,6 +45,10 @@ enum HTTP2Verdict {
         switch status {
         case 200..<300:
             return .accepted
+        case 421:
+            // Misdirected Request (RFC 9110 §15.5.20): the request may be sent again on
+            // another connection; the sender drops this one.
+            return .retry(after: nil, reason: "partner \(partner) answered \(statusText(status)) on this connection; retrying on a new connection\(said)")
         case 429, 503:
             let after = response.header("retry-after").flatMap { retryAfter($0, now: now) }
             let wait = after.map { " (Retry-After: \(Self.seconds($0)) s)" } ?? ""
@@ -139,6 +143,7 @@ enum HTTP2Verdict {
         case 411: "Length Required"
         case 413: "Content Too Large"
         case 415: "Unsupported Media Type"
+        case 421: "Misdirected Request"
         case 429: "Too Many Requests"
         case 500: "Internal Server Error"
         case 502: "Bad Gateway"

@@ -42,10 +42,11 @@ actor SyslogTLSSender: AlertSender {
         // Write every chunk and note where its records end in the TCP stream.
         let channel = secure.channel
         let formatter = link.formatter
+        let framing = link.partner.framing ?? .octetCounting
         let written: [(end: Int, alertsThrough: Int)]
         do {
             written = try await channel.eventLoop.submit {
-                let frames = SyslogFrames(alerts, formatter: formatter, allocator: channel.allocator)
+                let frames = SyslogFrames(alerts, formatter: formatter, framing: framing, allocator: channel.allocator)
                 var ends: [(end: Int, alertsThrough: Int)] = []
                 for chunk in frames.chunks {
                     channel.writeAndFlush(chunk.bytes, promise: nil)

@@ -1,7 +1,8 @@
 import AlertGateCore
 
 /// `transport: syslog-tls` — RFC 5425: syslog over TLS, each RFC 5424 message framed by
-/// octet counting (`LEN SP MSG`), the payload in the partner's format (CEF, LEEF, JSON).
+/// octet counting (`LEN SP MSG`), or one a line with `framing: newline`, the payload in the
+/// partner's format (CEF, LEEF, JSON).
 public struct SyslogTLSTransport: TransportPlugin {
     public let name = "syslog-tls"
 

@@ -32,8 +32,14 @@ public struct PartnerSettings: Sendable, Hashable {
     public var headers: [HeaderField]
     public var batch: BatchLimits
     public var retry: Backoff
+    /// `framing`, as the config gave it (nil: the transport's default). Stream transports
+    /// take it; others refuse it in `validate`.
+    public var framing: SyslogFraming?
 
-    public init(name: String, transport: String, endpoint: String, serverName: String? = nil, format: AlertFormat, headers: [HeaderField] = [], batch: BatchLimits = .init(), retry: Backoff = .init()) {
+    public init(
+        name: String, transport: String, endpoint: String, serverName: String? = nil, format: AlertFormat, headers: [HeaderField] = [],
+        batch: BatchLimits = .init(), retry: Backoff = .init(), framing: SyslogFraming? = nil
+    ) {
         self.name = name
         self.transport = transport
         self.endpoint = endpoint
@@ -42,5 +48,6 @@ public struct PartnerSettings: Sendable, Hashable {
         self.headers = headers
         self.batch = batch
         self.retry = retry
+        self.framing = framing
     }
 }
