@@ -5,7 +5,7 @@ SWIFT        ?= swift
 CONFIG       ?= config.yaml
 APT_PACKAGES := pkg-config libssl-dev openssl libnghttp2-dev nghttp2-server nghttp2-client python3
 
-.PHONY: run lab-certs test deps build release clean
+.PHONY: run lab-certs test deps peers build release clean
 
 # `make run` also starts two lab partners on loopback for the shipped config.yaml (a
 # syslog-over-TLS receiver as local-siem, nghttpd as local-hec), so alerts and
@@ -42,7 +42,7 @@ lab-certs:
 # Pipe and file reading (the tests' process tooling), none in our modules.
 ASAN_TESTS   := AlertGateTLSTests|HTTP2TransportTests|OutboundCommandTests|AlertGateListenersTests|AlertGateSpoolTests|GatewayTests
 
-test: deps
+test: deps peers
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
@@ -67,5 +67,9 @@ deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# The receivers of the interop tests (rsyslog, syslog-ng, nginx): never started as services.
+peers:
+	@bash tools/install-peers.sh
+
 clean:
-	rm -rf .build .build-asan
+	rm -rf .build .build-asan .build-peers
