@@ -9,8 +9,11 @@ enum TextEscaping {
     case cefExtension
     /// LEEF 1.0 header fields: as CEF's (`\`, `|` escaped; CR, LF become a space).
     case leefHeader
-    /// LEEF 1.0 attribute values: `\` → `\\`, `=` → `\=`, and the attribute delimiter
-    /// TAB → `\t`, LF → `\n`, CR → `\r`.
+    /// LEEF 1.0/2.0 attribute values: the LEEF specifications define no escape inside a
+    /// value (a receiver splits the attributes on the delimiter, each at its first `=`, and
+    /// takes `\` and `=` as they are), so nothing is escaped; the attribute delimiter TAB,
+    /// which a value cannot hold, and the line breaks, which would end a syslog line, are
+    /// each replaced by a space (docs/partners.md).
     case leefAttribute
     /// JSON string contents (RFC 8259 §7): `"` and `\` escaped, LF/CR/TAB as `\n` `\r`
     /// `\t`, every other control character as `\u00XX`.
@@ -27,19 +30,20 @@ enum TextEscaping {
         switch self {
         case .cefHeader, .leefHeader: return (lineBreaks, backslash | 1 << (0x7C - 64))
         case .cefExtension: return (lineBreaks | 1 << 0x3D, backslash)
-        case .leefAttribute: return (lineBreaks | 1 << 0x09 | 1 << 0x3D, backslash)
+        case .leefAttribute: return (lineBreaks | 1 << 0x09, 0)
         case .json: return (0xFFFF_FFFF | 1 << 0x22, backslash)
         case .structuredDataParameter: return (1 << 0x22, backslash | 1 << (0x5D - 64))
         }
     }
 
-    /// The printable bytes this scheme escapes besides `\` (every scheme escapes that one,
-    /// and only control characters otherwise): at most two, repeated when fewer.
+    /// The printable bytes this scheme escapes besides `\` and control characters: at most
+    /// two, repeated when fewer (LEEF has none: its are all control characters).
     @inline(__always)
     var printableSpecials: (UInt8, UInt8) {
         switch self {
         case .cefHeader, .leefHeader: return (UInt8(ascii: "|"), UInt8(ascii: "|"))
-        case .cefExtension, .leefAttribute: return (UInt8(ascii: "="), UInt8(ascii: "="))
+        case .cefExtension: return (UInt8(ascii: "="), UInt8(ascii: "="))
+        case .leefAttribute: return (UInt8(ascii: "\t"), UInt8(ascii: "\t"))
         case .json: return (UInt8(ascii: "\""), UInt8(ascii: "\""))
         case .structuredDataParameter: return (UInt8(ascii: "\""), UInt8(ascii: "]"))
         }
@@ -74,11 +78,7 @@ enum TextEscaping {
             }
         case .leefAttribute:
             switch byte {
-            case UInt8(ascii: "\\"): return "\\\\"
-            case UInt8(ascii: "="): return "\\="
-            case UInt8(ascii: "\t"): return "\\t"
-            case UInt8(ascii: "\n"): return "\\n"
-            case UInt8(ascii: "\r"): return "\\r"
+            case UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): return " "
             default: return nil
             }
         case .json:

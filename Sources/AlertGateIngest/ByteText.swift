@@ -35,8 +35,6 @@ enum Unescaping {
     case header
     /// CEF extension values: `\\`, `\=`, `\|`, `\n`, `\r`.
     case cefExtension
-    /// LEEF attribute values as alertgate writes them: `\\`, `\=`, `\|`, `\t`, `\n`, `\r`.
-    case leefAttribute
     /// RFC 5424 SD-PARAM values (§6.3.3): `\"`, `\\`, `\]`.
     case structuredData
 
@@ -45,10 +43,9 @@ enum Unescaping {
         switch byte {
         case ASCII.backslash: return byte
         case ASCII.pipe: return self == .structuredData ? nil : byte
-        case ASCII.equals: return self == .cefExtension || self == .leefAttribute ? byte : nil
-        case UInt8(ascii: "n"): return self == .cefExtension || self == .leefAttribute ? ASCII.lineFeed : nil
-        case UInt8(ascii: "r"): return self == .cefExtension || self == .leefAttribute ? ASCII.carriageReturn : nil
-        case UInt8(ascii: "t"): return self == .leefAttribute ? ASCII.tab : nil
+        case ASCII.equals: return self == .cefExtension ? byte : nil
+        case UInt8(ascii: "n"): return self == .cefExtension ? ASCII.lineFeed : nil
+        case UInt8(ascii: "r"): return self == .cefExtension ? ASCII.carriageReturn : nil
         case ASCII.quote, UInt8(ascii: "]"): return self == .structuredData ? byte : nil
         default: return nil
         }

@@ -270,9 +270,9 @@ enum LEEF {
     /// `LEEF:1.0|Vendor|Product|Version|EventID|attributes` (TAB between attributes) or
     /// `LEEF:2.0|Vendor|Product|Version|EventID|Delimiter|attributes`, the delimiter one
     /// character or its hex code (`x5E`, `0x5E`), TAB when empty or absent. An attribute is
-    /// `key=value`, the key ending at the first `=`. Values are unescaped as alertgate
-    /// writes them (`\\`, `\=`, `\t`, `\n`, `\r`). False (and `fields` untouched) unless the
-    /// whole header is there.
+    /// `key=value`, the key ending at the first `=`. Values are taken as they are: the LEEF
+    /// specifications define no escapes inside a value (`C:\Users` is a path, not an
+    /// escape). False (and `fields` untouched) unless the whole header is there.
     static func parse(_ bytes: Bytes, _ range: Range<Int>, receivedAt: Date, into fields: inout AlertFields) -> Bool {
         let end = range.upperBound
         var index = range.lowerBound + 5  // "LEEF:"
@@ -294,14 +294,13 @@ enum LEEF {
         }
 
         var collector = PayloadFieldCollector(receivedAt: receivedAt)
-        let escaping: Unescaping? = bytes.firstIndex(of: ASCII.backslash, in: header.index..<end) == nil ? nil : .leefAttribute
         var attributeStart = header.index
         while attributeStart < end {
             let attributeEnd = delimiter.next(in: bytes, attributeStart..<end) ?? end
             if let equals = bytes.firstIndex(of: ASCII.equals, in: attributeStart..<attributeEnd),
                 let field = PayloadKey.leef(bytes, bytes.trimmed(attributeStart..<equals))
             {
-                collector.set(field, bytes, equals + 1..<attributeEnd, escaping, into: &fields)
+                collector.set(field, bytes, equals + 1..<attributeEnd, nil, into: &fields)
             }
             attributeStart = attributeEnd + delimiter.length
         }

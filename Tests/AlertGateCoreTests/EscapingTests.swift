@@ -14,15 +14,17 @@ struct EscapingTests {
         for scalar in text.unicodeScalars {
             let replacement: String? =
                 switch (scheme, scalar) {
-                case (.cefHeader, "\\"), (.leefHeader, "\\"), (.cefExtension, "\\"), (.leefAttribute, "\\"), (.json, "\\"),
+                case (.cefHeader, "\\"), (.leefHeader, "\\"), (.cefExtension, "\\"), (.json, "\\"),
                     (.structuredDataParameter, "\\"):
                     "\\\\"
                 case (.cefHeader, "|"), (.leefHeader, "|"): "\\|"
                 case (.cefHeader, "\n"), (.cefHeader, "\r"), (.leefHeader, "\n"), (.leefHeader, "\r"): " "
-                case (.cefExtension, "="), (.leefAttribute, "="): "\\="
-                case (.cefExtension, "\n"), (.leefAttribute, "\n"), (.json, "\n"): "\\n"
-                case (.cefExtension, "\r"), (.leefAttribute, "\r"), (.json, "\r"): "\\r"
-                case (.leefAttribute, "\t"), (.json, "\t"): "\\t"
+                case (.cefExtension, "="): "\\="
+                case (.cefExtension, "\n"), (.json, "\n"): "\\n"
+                case (.cefExtension, "\r"), (.json, "\r"): "\\r"
+                case (.json, "\t"): "\\t"
+                // LEEF defines no escapes: what a value cannot hold becomes a space.
+                case (.leefAttribute, "\t"), (.leefAttribute, "\n"), (.leefAttribute, "\r"): " "
                 case (.json, "\""), (.structuredDataParameter, "\""): "\\\""
                 case (.structuredDataParameter, "]"): "\\]"
                 case (.json, _) where scalar.value < 0x20:

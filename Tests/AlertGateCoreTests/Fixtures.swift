@@ -97,7 +97,8 @@ func parseLEEFAttributes(_ text: String) -> [(key: String, value: String)] {
     for attribute in text.split(separator: "\t", omittingEmptySubsequences: false) {
         let parts = attribute.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
         let value = parts.count > 1 ? String(parts[1]) : ""
-        pairs.append((String(parts[0]), unescape(value, ["\\": "\\", "=": "=", "t": "\t", "n": "\n", "r": "\r"])))
+        // LEEF defines no escapes in values: the value is everything after the first `=`.
+        pairs.append((String(parts[0]), value))
     }
     return pairs
 }

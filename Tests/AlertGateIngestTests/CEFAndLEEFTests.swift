@@ -199,11 +199,11 @@ struct LEEFParserTests {
         #expect(alert.severity == .minor)
     }
 
-    @Test("attribute values unescape \\t \\n \\= \\\\ as alertgate writes them; a severity word beats sev=")
-    func attributeEscapes() {
-        let alert = Fixtures.parse(#"LEEF:1.0|V|P|1|E|title=a\tb\=c\\d\#tmsg=line1\nline2\#tsev=10\#tseverity=minor"#).alert
-        #expect(alert.title == "a\tb=c\\d")
-        #expect(alert.message == "line1\nline2")
+    @Test("attribute values are taken as they are (LEEF defines no escapes); a severity word beats sev=")
+    func attributeValuesVerbatim() {
+        let alert = Fixtures.parse(#"LEEF:1.0|V|P|1|E|title=path C:\Users\ot a=b\=c\d\#tmsg=line1\nline2\#tsev=10\#tseverity=minor"#).alert
+        #expect(alert.title == #"path C:\Users\ot a=b\=c\d"#)
+        #expect(alert.message == #"line1\nline2"#)
         #expect(alert.severity == .minor)
     }
 }

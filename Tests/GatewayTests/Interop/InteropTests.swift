@@ -41,7 +41,7 @@ import Testing
     @Test(arguments: [Rsyslog.Driver.ossl, .gtls])
     func rsyslogImtcpParsesEveryFormatFieldByField(driver: Rsyslog.Driver) async throws {
         let harness = try GatewayHarness()
-        let formats = ["cef", "json", "rfc5424"]
+        let formats = ["cef", "json", "leef", "rfc5424"]
         try harness.writeConfig(partner: Self.partners(port: harness.ports.partner, formats: formats), rules: Self.rule(formats))
         let receiver = try await Rsyslog.receiver(
             driver: driver, port: harness.ports.partner, certificate: harness.partnerChain, key: harness.partnerKey,
@@ -51,12 +51,13 @@ import Testing
 
         let response = try await harness.post(Self.trickyAlerts("rs", count: 10))
         #expect(response.status == 202, "\(response.body)")
-        let lines = try await receiver.lines(count: 30)
-        #expect(lines.count == 30)
+        let lines = try await receiver.lines(count: 40)
+        #expect(lines.count == 40)
         let fields = lines.map { $0.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false).map(String.init) }
         #expect(fields.allSatisfy { $0.count == 3 && $0[0] == "alertgate" }, "\(lines.prefix(3))")
         // Structured data as rsyslog parsed it: our SD-ID with the alert's id and appliance.
         #expect(fields.allSatisfy { $0.count == 3 && $0[1].hasPrefix("[alertgate@32473 id=\"rs-") && $0[1].contains("appliance=\"sensor-1\"") })
+        #expect(fields.filter { $0.count == 3 && $0[2].hasPrefix("LEEF:1.0|") }.count == 10)
         try Self.expectPayloads(fields.compactMap { $0.count == 3 ? $0[2] : nil }, tag: "rs", count: 10)
         gateway.signal(SIGTERM)
         #expect(try await gateway.waitForExit() == 0)
@@ -81,6 +82,19 @@ import Testing
         #expect(Set(json.compactMap { $0["id"] as? String }) == Set((1...count).map { "\(tag)-\($0)" }), sourceLocation: sourceLocation)
         let text = messages.filter { $0.hasPrefix(trickyTitle) }
         #expect(text.count == count, "text: \(messages.filter { !$0.hasPrefix("{") && !$0.hasPrefix("CEF") }.prefix(2))", sourceLocation: sourceLocation)
+        // LEEF as its specification reads: attributes split on TAB, each at its first `=`,
+        // no escapes; what a value cannot hold (TAB, line breaks) arrives as a space.
+        for leef in messages.filter({ $0.hasPrefix("LEEF:1.0|") }) {
+            let attributes = leef.split(separator: "|", maxSplits: 5, omittingEmptySubsequences: false).last ?? ""
+            var pairs: [String: String] = [:]
+            for attribute in attributes.split(separator: "\t") {
+                let parts = attribute.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                if parts.count == 2 { pairs[String(parts[0])] = String(parts[1]) }
+            }
+            #expect(pairs["title"] == trickyTitle, "\(leef)", sourceLocation: sourceLocation)
+            #expect(pairs["msg"] == trickyMessage.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\t", with: " "), "\(leef)", sourceLocation: sourceLocation)
+            #expect(pairs["protocol"] == "modbus", sourceLocation: sourceLocation)
+        }
     }
 
     // MARK: alertgate → syslog-ng
