@@ -101,6 +101,22 @@ struct CEFFormatTests {
         #expect(!payload.contains("\n") && !payload.contains("\r"))
     }
 
+    /// The CEF specification's own escaping examples ("Implementing ArcSight CEF", character
+    /// encoding): `detected a \| in message` and `detected a \\ in packet` in the header;
+    /// `act=blocked a \= dst=1.1.1.1` and `detected a \\ in packet` in an extension value;
+    /// a multi-line value encoded with `\n` / `\r`.
+    @Test("the CEF specification's escaping examples, written as the specification writes them")
+    func specificationExamples() {
+        let pipe = formatter.payload(Fixtures.with(Fixtures.minimal) { $0.title = "detected a | in message" })
+        #expect(pipe.contains(#"|Microsoft Defender for IoT Alert|detected a \| in message|1|"#))
+        let backslash = formatter.payload(Fixtures.with(Fixtures.minimal) { $0.title = #"detected a \ in packet"#; $0.message = #"detected a \ in packet"# })
+        #expect(backslash.contains(#"|detected a \\ in packet|1|msg=detected a \\ in packet "#))
+        let equals = formatter.payload(Fixtures.with(Fixtures.minimal) { $0.message = "blocked a = dst=1.1.1.1" })
+        #expect(equals.contains(#"msg=blocked a \= dst\=1.1.1.1 "#))
+        let lines = formatter.payload(Fixtures.with(Fixtures.minimal) { $0.message = "first line\nsecond line\r\nthird" })
+        #expect(lines.contains(#"msg=first line\nsecond line\r\nthird "#))
+    }
+
     @Test("a SIEM's CEF parser gets every value back intact")
     func roundTrip() {
         let awkward = Fixtures.with(Fixtures.full) {
