@@ -5,7 +5,7 @@ SWIFT        ?= swift
 CONFIG       ?= config.yaml
 APT_PACKAGES := pkg-config libssl-dev openssl libnghttp2-dev nghttp2-server nghttp2-client python3
 
-.PHONY: run lab-certs test deps peers build release clean
+.PHONY: run lab-certs test deps peers packaging-tools build release deb install clean
 
 # `make run` also starts two lab partners on loopback for the shipped config.yaml (a
 # syslog-over-TLS receiver as local-siem, nghttpd as local-hec), so alerts and
@@ -42,8 +42,10 @@ lab-certs:
 # Pipe and file reading (the tests' process tooling), none in our modules.
 ASAN_TESTS   := AlertGateTLSTests|HTTP2TransportTests|OutboundCommandTests|AlertGateListenersTests|AlertGateSpoolTests|GatewayTests
 
-test: deps peers
+# The package tests (PackagingTests) check the .deb that `make deb` built just before.
+test: deps peers packaging-tools
 	$(SWIFT) build --build-tests
+	$(MAKE) -s deb
 	$(SWIFT) test --skip-build
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
 	ASAN_OPTIONS=detect_leaks=0 ALERTGATE_BINARY=$(CURDIR)/.build-asan/debug/alertgate \
@@ -52,8 +54,30 @@ test: deps peers
 build: deps
 	$(SWIFT) build
 
+# The Swift runtime is linked in: the binary (and the .deb) needs only the system's
+# OpenSSL, nghttp2 and C/C++ runtimes.
 release: deps
-	$(SWIFT) build -c release --product alertgate
+	$(SWIFT) build -c release --product alertgate --static-swift-stdlib
+
+# alertgate_VERSION_ARCH.deb in .build-deb/ (docs/install.md).
+deb: release
+	@bash tools/build-deb.sh
+
+# Without the package: the program, man pages, completions, the unit and (when none is
+# there) /etc/alertgate/config.yaml under PREFIX and DESTDIR.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: deb
+	@root=.build-deb/root; \
+	install -D -m 0755 $$root/usr/bin/alertgate $(DESTDIR)$(PREFIX)/bin/alertgate; \
+	for page in $$root/usr/share/man/man1/*.gz; do install -D -m 0644 $$page $(DESTDIR)$(PREFIX)/share/man/man1/$$(basename $$page); done; \
+	install -D -m 0644 $$root/usr/share/bash-completion/completions/alertgate $(DESTDIR)$(PREFIX)/share/bash-completion/completions/alertgate; \
+	install -D -m 0644 $$root/usr/share/zsh/vendor-completions/_alertgate $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_alertgate; \
+	install -D -m 0644 $$root/usr/share/fish/vendor_completions.d/alertgate.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/alertgate.fish; \
+	sed 's|/usr/bin/alertgate|$(PREFIX)/bin/alertgate|g' packaging/alertgate.service > .build-deb/alertgate.service; \
+	install -D -m 0644 .build-deb/alertgate.service $(DESTDIR)$(PREFIX)/lib/systemd/system/alertgate.service; \
+	[ -e $(DESTDIR)/etc/alertgate/config.yaml ] || install -D -m 0640 packaging/config.yaml $(DESTDIR)/etc/alertgate/config.yaml; \
+	echo "installed under $(DESTDIR)$(PREFIX); see docs/install.md for the user, /var/lib/alertgate and the unit"
 
 # Installs only the packages that are not there yet (apt-get needs root: sudo otherwise).
 deps:
@@ -67,9 +91,13 @@ deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# What the package tests run: lintian on the .deb, promtool on contrib/prometheus.
+packaging-tools:
+	@$(MAKE) -s deps APT_PACKAGES="lintian prometheus man-db"
+
 # The receivers of the interop tests (rsyslog, syslog-ng, nginx): never started as services.
 peers:
 	@bash tools/install-peers.sh
 
 clean:
-	rm -rf .build .build-asan .build-peers
+	rm -rf .build .build-asan .build-peers .build-deb

@@ -1,4 +1,5 @@
 import AlertGateCore
+import AlertGateRuntime
 import ArgumentParser
 import Foundation
 import HTTP2Transport
@@ -10,6 +11,7 @@ struct AlertGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alertgate",
         abstract: "Forwards OT security alerts to SIEM partners over validated TLS.",
+        version: AlertGateVersion.current,
         subcommands: [
             RunCommand.self, CheckConfigCommand.self, CertCommand.self, DiagnoseCommand.self, SendTestCommand.self, StatusCommand.self,
         ]
