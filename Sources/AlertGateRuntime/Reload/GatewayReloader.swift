@@ -55,6 +55,9 @@ public actor GatewayReloader {
         self.listeners = listeners
         self.logger = logger
         self.metrics = metrics
+        // In /metrics from the start, at 0.
+        Counter(label: "alertgate_reloads_total", factory: metrics).increment(by: 0)
+        Counter(label: "alertgate_reload_failures_total", factory: metrics).increment(by: 0)
     }
 
     /// How links are built from a state: the plugin, the appliance's certificate, the
