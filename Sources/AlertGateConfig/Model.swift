@@ -71,6 +71,9 @@ public struct GatewaySection: Sendable, Hashable {
     public var dataDir: URL
     /// The admin API's address; nil turns it off.
     public var admin: HostPort?
+    /// The bearer token `/metrics`, `/v1/status` and `POST /v1/reload` need (SPEC §11);
+    /// nil leaves them open, which only a loopback `admin` address may do.
+    public var adminToken: String?
     /// The policy of appliances that set none.
     public var validation: ValidationPolicy
     public var log: LogSection
@@ -79,12 +82,14 @@ public struct GatewaySection: Sendable, Hashable {
     public init(
         dataDir: URL,
         admin: HostPort? = nil,
+        adminToken: String? = nil,
         validation: ValidationPolicy = .required,
         log: LogSection = LogSection(),
         spool: SpoolSection = SpoolSection()
     ) {
         self.dataDir = dataDir
         self.admin = admin
+        self.adminToken = adminToken
         self.validation = validation
         self.log = log
         self.spool = spool
@@ -226,6 +231,8 @@ public struct CertificateFileSpec: Sendable, Hashable {
     public var passphrase: String?
     /// Check the certificate against its CRL at import and at every reload.
     public var useCRL: Bool
+    /// `acknowledge_insecure: true`: the certificate may be self-signed (its own root).
+    public var acknowledgeInsecure: Bool = false
     /// Where `cert:` is written: the place to report problems of the certificate's files.
     public var certLocation: SourceLocation
     public var keyLocation: SourceLocation?

@@ -5,14 +5,14 @@ import Yams
 /// The keys each mapping of `config.yaml` accepts, in the order the messages list them.
 enum ConfigKeys {
     static let top = ["gateway", "store", "appliances", "listeners", "partners", "rules"]
-    static let gateway = ["data_dir", "admin", "validation", "log", "spool"]
+    static let gateway = ["data_dir", "admin", "admin_token", "validation", "log", "spool"]
     static let log = ["format", "file"]
     static let spool = ["max_size"]
     static let store = ["dir", "watch", "crl", "trust", "certificates"]
     static let crl = ["proxy", "timeout", "max_age"]
     static let trust = ["name", "file", "crl"]
-    static let certificate = ["name", "cert", "key", "chain", "passphrase", "use_crl", "self_signed"]
-    static let certificateFileOnly = ["key", "chain", "passphrase", "use_crl"]
+    static let certificate = ["name", "cert", "key", "chain", "passphrase", "use_crl", "acknowledge_insecure", "self_signed"]
+    static let certificateFileOnly = ["key", "chain", "passphrase", "use_crl", "acknowledge_insecure"]
     static let selfSigned = ["cn", "acknowledge_insecure", "bits", "days", "subject"]
     static let appliance = ["name", "kind", "certificate", "validation", "match"]
     static let match = ["cn", "source"]
@@ -72,6 +72,7 @@ extension ConfigDecoder {
         if let field = mapping.value("admin") {
             gateway.admin = value(field, expected: "HOST:PORT") { text throws(ConfigValueError) in try HostPort(parsing: text) }
         }
+        decodeAdminToken(mapping, into: &gateway)
         if let field = mapping.value("validation"), let policy = enumeration(field, ValidationPolicy.self) {
             gateway.validation = policy
         }
@@ -93,6 +94,26 @@ extension ConfigDecoder {
             }
         }
         return gateway
+    }
+
+    /// `admin_token` (SPEC §11): at least `AdminTokenRule.minimumLength` characters, and
+    /// required when `admin` is not a loopback address (the admin API can reload the
+    /// gateway and shows every partner's state).
+    func decodeAdminToken(_ mapping: MappingReader, into gateway: inout GatewaySection) {
+        if let field = mapping.value("admin_token"), let token = nonEmptyString(field, expected: "a token such as ${ALERTGATE_ADMIN_TOKEN}") {
+            if token.count < AdminTokenRule.minimumLength {
+                report("gateway.admin_token: must be at least \(AdminTokenRule.minimumLength) characters (for example the output of `openssl rand -hex 32`)", at: field.value)
+            } else if token.contains(where: { $0.isWhitespace || !$0.isASCII || $0.asciiValue.map { $0 < 0x21 || $0 == 0x7F } == true }) {
+                report("gateway.admin_token: must be printable ASCII without spaces (it is sent in an HTTP header)", at: field.value)
+            } else {
+                gateway.adminToken = token
+            }
+        }
+        if let address = gateway.admin, !address.isLoopback, mapping["admin_token"] == nil, let field = mapping["admin"] {
+            report(
+                "gateway.admin: \(address) is not a loopback address, so the admin API needs gateway.admin_token (for example admin_token: ${ALERTGATE_ADMIN_TOKEN}); or bind it to 127.0.0.1",
+                at: field.valueLocation)
+        }
     }
 
     // MARK: store
@@ -152,7 +173,12 @@ extension ConfigDecoder {
         selfSignedCNs: inout [String: (name: String, line: Int)]
     ) -> CertificateEntry? {
         guard let mapping = mapping(node, path: label, allowedKeys: ConfigKeys.certificate) else { return nil }
-        let name = entryName(mapping, defining: .certificate)
+        var name = entryName(mapping, defining: .certificate)
+        if let given = name, let field = mapping["name"], let problem = CertificateNameRule.problem(with: given) {
+            // The name becomes the file name of a generated certificate and key.
+            report("\(label).name: \(problem)", at: field.valueLocation)
+            name = nil
+        }
         let certField = mapping["cert"]
         let selfSignedField = mapping["self_signed"]
 
@@ -207,8 +233,12 @@ extension ConfigDecoder {
         if let field = mapping.value("use_crl"), let value = bool(field) {
             useCRL = value
         }
+        var acknowledgeInsecure = false
+        if let field = mapping.value("acknowledge_insecure"), let value = bool(field) {
+            acknowledgeInsecure = value
+        }
         guard let cert else { return nil }
-        return CertificateFileSpec(
+        var spec = CertificateFileSpec(
             cert: cert.path,
             key: key?.path,
             chain: chain?.path,
@@ -218,6 +248,8 @@ extension ConfigDecoder {
             keyLocation: key?.location,
             chainLocation: chain?.location
         )
+        spec.acknowledgeInsecure = acknowledgeInsecure
+        return spec
     }
 
     /// The spec and where its `cn` is written; nil without a usable cn. Other problems are

@@ -92,10 +92,14 @@ public struct CertificateChecker: Sendable {
         checks.add(now < certificate.notBefore ? .failed(.notYetValid, detail: "notBefore \(Self.format(certificate.notBefore))") : .passed(.notYetValid))
 
         // The chain of trust.
-        let verifier = verifier(for: certificate, chain: report.chain)
+        let verifier = verifier(for: certificate, chain: report.chain, acknowledgeSelfSigned: files.acknowledgeSelfSigned)
         let chainFailure = verifier.verify(certificate, mode: .chain)
         if let chainFailure {
-            checks.add(.failed(.chain, detail: "\(chainFailure.reason) (depth \(chainFailure.depth))"))
+            checks.add(.failed(.chain, detail: certificate.isSelfSigned && chainFailure.depth == 0
+                ? Self.unacknowledgedSelfSigned(chain: files.chain)
+                : "\(chainFailure.reason) (depth \(chainFailure.depth))"))
+        } else if certificate.isSelfSigned, !(trustAnchors + report.chain).contains(where: { $0.sha256Fingerprint == certificate.sha256Fingerprint }) {
+            checks.add(.passed(.chain, detail: "self-signed, accepted as its own root because acknowledge_insecure is set"))
         } else {
             checks.add(.passed(.chain))
         }
@@ -162,13 +166,22 @@ public struct CertificateChecker: Sendable {
     }
 
     /// Anchors: the self-signed certificates of the chain file, the store's trust bundles,
-    /// and a self-signed certificate itself (it is its own root).
-    func verifier(for certificate: X509Certificate, chain: [X509Certificate]) -> X509Verifier {
+    /// and, when acknowledged, a self-signed certificate itself (its own root; last).
+    /// Unacknowledged, a self-signed certificate verifies only if the chain file or a trust
+    /// bundle holds it: any unrelated chain would otherwise "validate" it.
+    func verifier(for certificate: X509Certificate, chain: [X509Certificate], acknowledgeSelfSigned: Bool) -> X509Verifier {
         var anchors = trustAnchors + chain.filter(\.isSelfSigned)
-        if certificate.isSelfSigned {
+        if certificate.isSelfSigned, acknowledgeSelfSigned {
             anchors.append(certificate)
         }
         return X509Verifier(anchors: anchors, intermediates: chain.filter { !$0.isSelfSigned })
+    }
+
+    /// The `chain` detail of a self-signed certificate nobody vouched for.
+    static func unacknowledgedSelfSigned(chain: String?) -> String {
+        let given = chain.map { "it is not in \($0)" } ?? "no chain holds it"
+        return "the certificate is self-signed and \(given); a self-signed certificate is accepted only with acknowledge_insecure: true "
+            + "beside cert: in the store (cert check: --acknowledge-insecure)"
     }
 
     private enum KeyOutcome {

@@ -11,13 +11,22 @@ public struct CertificateFiles: Sendable, Hashable {
     public var passphrase: String?
     /// Check the certificate against its CRL distribution point.
     public var useCRL: Bool
+    /// A self-signed certificate may be its own root: the operator acknowledged that it is
+    /// insecure (`acknowledge_insecure: true`, `cert check --acknowledge-insecure`, or a
+    /// `self_signed:` entry). Without it a self-signed certificate passes `chain` only when
+    /// the chain file or a trust bundle holds that very certificate.
+    public var acknowledgeSelfSigned: Bool
 
-    public init(certificate: String, key: String? = nil, chain: String? = nil, passphrase: String? = nil, useCRL: Bool = false) {
+    public init(
+        certificate: String, key: String? = nil, chain: String? = nil, passphrase: String? = nil, useCRL: Bool = false,
+        acknowledgeSelfSigned: Bool = false
+    ) {
         self.certificate = certificate
         self.key = key
         self.chain = chain
         self.passphrase = passphrase
         self.useCRL = useCRL
+        self.acknowledgeSelfSigned = acknowledgeSelfSigned
     }
 
     static func read(_ path: String) throws(CertificateFileError) -> [UInt8] {

@@ -1,3 +1,4 @@
+import AlertGateCore
 import Foundation
 internal import COpenSSL
 
@@ -85,18 +86,23 @@ public enum SelfSignedCertificate {
         else { throw .openSSL(OpenSSLErrorQueue.drain()) }
     }
 
-    /// Writes `NAME.crt` and `NAME.key` (mode 0600) into `directory`.
+    /// Writes `NAME.crt` and `NAME.key` into `directory`. The key is created with mode 0600
+    /// under a temporary name (`O_CREAT|O_EXCL`: never another file, never readable by
+    /// others for a moment) and renamed into place; so is the certificate (mode 0644).
+    /// `name` must be a `SafeFileName`: nothing is written outside `directory`.
     public static func write(
         _ pair: (certificate: X509Certificate, key: PrivateKey),
         name: String,
         to directory: URL
     ) throws -> (certificate: URL, key: URL) {
+        guard SafeFileName.isValid(name) else {
+            throw CertificateGenerationError.invalidParameter("\"\(name)\" cannot be a file name (\(SafeFileName.rule))")
+        }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certificateURL = directory.appendingPathComponent("\(name).crt")
         let keyURL = directory.appendingPathComponent("\(name).key")
-        try Data(pair.key.pemEncoded.utf8).write(to: keyURL, options: .atomic)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyURL.path)
-        try Data(pair.certificate.pemEncoded.utf8).write(to: certificateURL, options: .atomic)
+        try PrivateFile.write(Array(pair.key.pemEncoded.utf8), to: keyURL, mode: 0o600)
+        try PrivateFile.write(Array(pair.certificate.pemEncoded.utf8), to: certificateURL, mode: 0o644)
         return (certificateURL, keyURL)
     }
 }

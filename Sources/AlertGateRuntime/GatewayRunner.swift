@@ -92,6 +92,15 @@ public struct GatewayRunner: Sendable {
             logger.error("not starting: \(error)")
             return 1
         }
+        // Bound before the services start, so that an address in use ends the start with
+        // exit 1 and a line naming it (SPEC §3) rather than a service group that has to
+        // wind down the services already running.
+        do {
+            try await listenerSet.start()
+        } catch {
+            logger.error("not starting: \(error)")
+            return 1
+        }
         let reloader = GatewayReloader(
             configPath: configPath, transports: transports, loaded: loaded, pool: pool, intake: intake,
             forwarding: forwarding, listeners: listenerSet, logger: logger)
@@ -110,12 +119,24 @@ public struct GatewayRunner: Sendable {
         // Shutdown runs in reverse: the admin API and the listeners stop first, then
         // forwarding drains, then reloads.
         let admin = GatewayAdmin(reloader: reloader, pool: pool, counters: counters, listeners: listenerSet, spool: spool)
+        let adminServer = config.gateway.admin.map { address in
+            AdminServer(address: address, settings: .init(token: config.gateway.adminToken), backend: admin, metrics: metrics, logger: logger)
+        }
+        if let adminServer {
+            do {
+                try await adminServer.start()
+            } catch {
+                logger.error("not starting: \(error)")
+                await listenerSet.stop(gracePeriod: .zero)
+                return 1
+            }
+        }
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: CRLRefreshService(reloader: reloader), serviceName: "crl-refresh"),
             .init(service: ReloadService(reloader: reloader, configPath: configPath, signals: reloadSignals, logger: logger), serviceName: "reload"),
             .init(service: forwarding, serviceName: "forwarding"),
             .init(service: listeners, serviceName: "listeners"),
-        ] + Self.adminServices(config: config, backend: admin, metrics: metrics, logger: logger)
+        ] + (adminServer.map { [.init(service: AdminService(server: $0, logger: logger), serviceName: "admin")] } ?? [])
         let group = ServiceGroup(configuration: .init(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -128,16 +149,6 @@ public struct GatewayRunner: Sendable {
             logger.error("alertgate stopped on an error: \(error)")
             return 1
         }
-    }
-
-    /// The admin API's service when `gateway.admin` is set, none otherwise: the one place
-    /// `run` needs to start `AdminServer` under its service group.
-    static func adminServices(
-        config: GatewayConfig, backend: any AdminBackend, metrics: MetricsExposition, logger: Logger
-    ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
-        guard let address = config.gateway.admin else { return [] }
-        let server = AdminServer(address: address, backend: backend, metrics: metrics, logger: logger)
-        return [.init(service: AdminService(server: server, logger: logger), serviceName: "admin")]
     }
 
     static func logger(for settings: LogSection) throws -> Logger {

@@ -2,10 +2,11 @@ import AlertGateListeners
 import Logging
 import ServiceLifecycle
 
-/// The listeners under swift-service-lifecycle: binds them all, announces that the
-/// gateway runs (only now: a sender that reads the announcement can connect), and on
-/// graceful shutdown stops accepting and lets open connections finish what they handed
-/// to the spool.
+/// The listeners under swift-service-lifecycle, once bound (`ListenerSet.start()`, which
+/// `GatewayRunner` calls before the services start so that a busy address stops the start):
+/// announces that the gateway runs (only once the services run: a sender that reads the
+/// announcement finds the forwarding running too), and on graceful shutdown stops
+/// accepting and lets open connections finish what they handed to the spool.
 final class ListenerService: Service {
     private let listeners: ListenerSet
     private let onListening: @Sendable ([ListenerSet.Bound]) -> Void
@@ -16,7 +17,6 @@ final class ListenerService: Service {
     }
 
     func run() async throws {
-        try await listeners.start()
         onListening(listeners.listening)
         try? await gracefulShutdown()
         await listeners.stop()

@@ -55,7 +55,8 @@ public struct StoreLoader: Sendable {
             switch entry.source {
             case .files(let spec):
                 entries.append(.init(name: entry.name, files: CertificateFiles(
-                    certificate: spec.cert, key: spec.key, chain: spec.chain, passphrase: spec.passphrase, useCRL: spec.useCRL)))
+                    certificate: spec.cert, key: spec.key, chain: spec.chain, passphrase: spec.passphrase, useCRL: spec.useCRL,
+                    acknowledgeSelfSigned: spec.acknowledgeInsecure)))
             case .selfSigned(let spec):
                 let files = Self.selfSignedFiles(for: entry.name, in: config)
                 let exists = FileManager.default.fileExists(atPath: files.certificate.path)
@@ -74,7 +75,9 @@ public struct StoreLoader: Sendable {
                         continue
                     }
                 }
-                entries.append(.init(name: entry.name, files: CertificateFiles(certificate: files.certificate.path, key: files.key.path)))
+                // The config refuses a self_signed entry without acknowledge_insecure: true.
+                entries.append(.init(name: entry.name, files: CertificateFiles(
+                    certificate: files.certificate.path, key: files.key.path, acknowledgeSelfSigned: spec.acknowledgeInsecure)))
             }
         }
 

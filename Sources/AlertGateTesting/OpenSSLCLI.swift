@@ -41,10 +41,12 @@ public enum ProcessRunner {
 
     /// `capture` on a thread of its own: a test whose in-process server needs Swift
     /// concurrency's few threads must not block one of them while the client runs.
-    public static func captureDetached(_ executable: String, _ arguments: [String], input: String? = nil, timeout: TimeInterval = 120) async throws -> Result {
+    public static func captureDetached(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil, timeout: TimeInterval = 120
+    ) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(with: Swift.Result { try capture(executable, arguments, input: input, timeout: timeout) })
+                continuation.resume(with: Swift.Result { try capture(executable, arguments, environment: environment, input: input, timeout: timeout) })
             }
         }
     }

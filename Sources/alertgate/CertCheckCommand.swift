@@ -27,6 +27,9 @@ struct CertCheckCommand: AsyncParsableCommand {
     @Flag(name: .customLong("use-crl"), help: "Fetch the certificate's CRL and check it is not revoked.")
     var useCRL = false
 
+    @Flag(name: .customLong("acknowledge-insecure"), help: "Accept a self-signed certificate as its own root (as acknowledge_insecure: true in the store does).")
+    var acknowledgeInsecure = false
+
     @Flag(name: .long, help: "Print the report as one JSON object.")
     var json = false
 
@@ -38,7 +41,8 @@ struct CertCheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         let passphrase = try readPassphrase()
-        let files = CertificateFiles(certificate: cert, key: key, chain: chain, passphrase: passphrase, useCRL: useCRL)
+        let files = CertificateFiles(
+            certificate: cert, key: key, chain: chain, passphrase: passphrase, useCRL: useCRL, acknowledgeSelfSigned: acknowledgeInsecure)
         let crls = useCRL ? CRLCache(fetcher: HTTPCRLFetcher(), directory: nil) : nil
         let report = await CertificateChecker(crlSource: crls).check(files)
         print(json ? CertificateReportRenderer.json(report) : CertificateReportRenderer.text(report))

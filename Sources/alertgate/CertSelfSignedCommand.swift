@@ -33,6 +33,10 @@ struct CertSelfSignedCommand: ParsableCommand {
             throw ValidationError("--bits must be 2048 or 4096, not \(bits).")
         }
         guard days > 0 else { throw ValidationError("--days must be at least 1.") }
+        // The CN names the files written into --out.
+        guard SafeFileName.isValid(cn) else {
+            throw ValidationError("--cn \"\(cn)\" cannot name the files \(cn).crt and \(cn).key in --out: use a host name (\(SafeFileName.rule)).")
+        }
     }
 
     func run() throws {

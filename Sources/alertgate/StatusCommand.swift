@@ -12,7 +12,11 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Print the running gateway's status (from its admin API) as tables.",
-        discussion: "The admin address is --admin, else the config's gateway.admin. Exits 0, or 1 when the gateway cannot be asked."
+        discussion: """
+            The admin address is --admin, else the config's gateway.admin. The bearer token (gateway.admin_token) \
+            is the environment variable ALERTGATE_ADMIN_TOKEN when set, else the config's gateway.admin_token \
+            (read when --admin is not given). Exits 0, or 1 when the gateway cannot be asked.
+            """
     )
 
     @Option(name: .long, help: ArgumentHelp("The admin API's address.", valueName: "HOST:PORT"))
@@ -31,13 +35,23 @@ struct StatusCommand: AsyncParsableCommand {
         }
     }
 
+    /// The environment variable that holds the admin token (it wins over the config's).
+    static let tokenVariable = "ALERTGATE_ADMIN_TOKEN"
+
     func run() async throws {
-        let address = try adminAddress()
+        let (address, configToken) = try adminAddress()
+        let token = ProcessInfo.processInfo.environment[Self.tokenVariable].flatMap { $0.isEmpty ? nil : $0 } ?? configToken
         let response: AdminHTTPClient.Response
         do {
-            response = try await AdminHTTPClient.get(path: "/v1/status", from: address)
+            response = try await AdminHTTPClient.get(path: "/v1/status", from: address, token: token)
         } catch {
             printError("cannot reach the admin API at \(address): \(AdminHTTPClient.describe(error)) (is the gateway running, with gateway.admin set to this address?)")
+            throw ExitCode(1)
+        }
+        if response.status == .unauthorized {
+            printError(
+                "the admin API at \(address) answered 401 Unauthorized to GET /v1/status: \(token == nil ? "it needs a token" : "the token was refused"); "
+                    + "set \(Self.tokenVariable), or run with the --config whose gateway.admin_token the gateway uses")
             throw ExitCode(1)
         }
         guard response.status == .ok else {
@@ -54,10 +68,11 @@ struct StatusCommand: AsyncParsableCommand {
         print(StatusRenderer.render(status), terminator: "")
     }
 
-    /// `--admin`, else `gateway.admin` from the config (loaded only: no certificate work).
-    private func adminAddress() throws -> HostPort {
+    /// `--admin`, else `gateway.admin` from the config (loaded only: no certificate work),
+    /// and the config's `gateway.admin_token` when it was read.
+    private func adminAddress() throws -> (HostPort, token: String?) {
         if let admin {
-            return try HostPort(parsing: admin)
+            return (try HostPort(parsing: admin), nil)
         }
         switch ConfigLoader(knownTransports: AlertGateCommand.transports.names).load(path: config) {
         case .failure(let errors):
@@ -70,7 +85,7 @@ struct StatusCommand: AsyncParsableCommand {
                 printError("\(config): gateway.admin is not set, so the gateway has no admin API to ask; set it, or pass --admin HOST:PORT")
                 throw ExitCode(1)
             }
-            return address
+            return (address, loaded.gateway.adminToken)
         }
     }
 }
@@ -159,11 +174,13 @@ enum AdminHTTPClient {
         }
     }
 
-    static func get(path: String, from address: HostPort, timeout: TimeAmount = .seconds(30)) async throws -> Response {
+    static func get(path: String, from address: HostPort, token: String? = nil, timeout: TimeAmount = .seconds(30)) async throws -> Response {
         let get = HTTPGet(connectTimeout: .seconds(5), timeout: timeout, maximumSize: 16 << 20)
-        return try await get.get(
-            host: address.host, port: address.port, target: path,
-            headers: [("Host", "\(address)"), ("Accept", "application/json"), ("User-Agent", "alertgate-status")])
+        var headers = [("Host", "\(address)"), ("Accept", "application/json"), ("User-Agent", "alertgate-status")]
+        if let token {
+            headers.append(("Authorization", "Bearer \(token)"))
+        }
+        return try await get.get(host: address.host, port: address.port, target: path, headers: headers)
     }
 }
 

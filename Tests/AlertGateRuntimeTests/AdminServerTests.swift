@@ -63,11 +63,13 @@ import Testing
     /// Runs `body` against a server on 127.0.0.1:0, stopping it afterwards.
     func withServer(
         metrics: MetricsExposition = MetricsExposition(),
+        settings: AdminServer.Settings = AdminServer.Settings(),
         reload: ReloadReport = ReloadReport(at: Date(), ok: true, errors: []),
         _ body: (Served) async throws -> Void
     ) async throws {
         let backend = ScriptedBackend(status: Self.sampleStatus, reload: reload)
-        let server = AdminServer(address: HostPort(host: "127.0.0.1", port: 0), backend: backend, metrics: metrics, logger: Logger(label: "test"))
+        let server = AdminServer(
+            address: HostPort(host: "127.0.0.1", port: 0), settings: settings, backend: backend, metrics: metrics, logger: Logger(label: "test"))
         try await server.start()
         let port = try #require(await server.boundAddress?.port)
         do {
@@ -86,11 +88,11 @@ import Testing
     }
 
     /// One request by curl: the status, the content type and the body.
-    func curl(_ url: String, method: String = "GET") async throws -> Answer {
+    func curl(_ url: String, method: String = "GET", headers: [String] = [], data: String? = nil) async throws -> Answer {
         let result = try await ProcessRunner.captureDetached("/usr/bin/curl", [
             "-sS", "-X", method, "--max-time", "60", "-o", "-",
             "-w", "\n%{http_code}\n%{content_type}", url,
-        ])
+        ] + headers.flatMap { ["-H", $0] } + (data.map { ["--data-binary", $0] } ?? []))
         #expect(result.status == 0, "curl: \(result.standardError)")
         var lines = result.standardOutput.components(separatedBy: "\n")
         let contentType = lines.removeLast()

@@ -272,3 +272,18 @@ import Testing
         #expect(rejected == DeliveryReport(accepted: 0, outcome: .rejected(reason: "bad")))
     }
 }
+
+extension HTTP2LogicTests {
+    /// SETTINGS that nghttp2 refuses (a window over 2^31-1) fail the session's creation; the
+    /// session is freed once (it used to be freed here and again by `deinit`: a double free
+    /// that glibc or the AddressSanitizer stage aborts on).
+    @Test func aSessionWhoseSettingsCannotBeSubmittedIsFreedOnce() {
+        for _ in 0..<3 {
+            #expect(throws: HTTP2ClientError.self) {
+                _ = try NGHTTP2Session(userData: nil, initialWindow: UInt32(1) << 31)
+            }
+        }
+        // And a valid one is made and freed normally.
+        #expect(throws: Never.self) { _ = try NGHTTP2Session(userData: nil) }
+    }
+}

@@ -124,13 +124,65 @@ import Testing
         #expect(text.contains("Signature Algorithm: sha256WithRSAEncryption"))
         #expect(text.contains("DNS:lab.local"))
 
-        let check = try AlertGateBinary.run(["cert", "check", "--cert", certificate, "--key", key])
+        // Accepted as its own root only when acknowledged.
+        let check = try AlertGateBinary.run(["cert", "check", "--cert", certificate, "--key", key, "--acknowledge-insecure", "--json"])
         #expect(check.status == 0, "\(check.standardOutput)")
+        #expect(check.standardOutput.contains("self-signed, accepted as its own root"))
+        let unacknowledged = try AlertGateBinary.run(["cert", "check", "--cert", certificate, "--key", key])
+        #expect(unacknowledged.status == 1)
+        #expect(unacknowledged.standardOutput.contains("FAIL  chain           Cannot validate chain of trust. The provided Certificate and Root CA don't match."))
+    }
+
+    @Test func aSelfSignedCertificateFailsChainAgainstAnUnrelatedChain() throws {
+        let out = pki.directory.appendingPathComponent("self")
+        let made = try AlertGateBinary.run(["cert", "self-signed", "--cn", "lab.local", "--out", out.path, "--i-understand-this-is-insecure"])
+        #expect(made.status == 0, "\(made.standardError)")
+        let certificate = out.appendingPathComponent("lab.local.crt").path
+        let result = try AlertGateBinary.run(["cert", "check", "--cert", certificate, "--chain", pki.chainFile.path, "--json"])
+        #expect(result.status == 1, "\(result.standardOutput)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        let checks = try #require(object["checks"] as? [[String: Any]])
+        let chain = try #require(checks.first { $0["code"] as? String == "chain" })
+        #expect(chain["ok"] as? Bool == false)
+        #expect(chain["message"] as? String == "Cannot validate chain of trust. The provided Certificate and Root CA don't match.")
+        // A chain file that holds the certificate itself vouches for it.
+        let own = try AlertGateBinary.run(["cert", "check", "--cert", certificate, "--chain", certificate])
+        #expect(own.status == 0, "\(own.standardOutput)")
     }
 
     @Test func selfSignedRejectsAnUnsupportedKeySize() throws {
         let result = try AlertGateBinary.run(["cert", "self-signed", "--cn", "x.local", "--out", pki.directory.path, "--bits", "1024", "--i-understand-this-is-insecure"])
         #expect(result.status == 2)
         #expect(result.standardError.contains("2048 or 4096"))
+    }
+}
+
+extension CertCommandTests {
+    @Test func selfSignedRefusesACNThatIsNotAFileName() throws {
+        let out = pki.directory.appendingPathComponent("self")
+        for cn in ["../escaped", "/tmp/x", ".hidden", "a/b"] {
+            let result = try AlertGateBinary.run(["cert", "self-signed", "--cn", cn, "--out", out.path, "--i-understand-this-is-insecure"])
+            #expect(result.status == 2, "\(cn): \(result.standardError)")
+            #expect(result.standardError.contains("cannot name the files"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: pki.directory.appendingPathComponent("escaped.crt").path))
+        #expect(!FileManager.default.fileExists(atPath: pki.directory.appendingPathComponent("escaped.key").path))
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
+    @Test func theKeyIsCreatedPrivateWhateverTheUmask() throws {
+        // Under umask 000 a file created 0666 and chmod-ed later would be world-readable
+        // until then; the key is created 0600 and the folder holds nothing else.
+        let out = pki.directory.appendingPathComponent("umask")
+        let result = try ProcessRunner.capture("/bin/sh", [
+            "-c", "umask 000 && exec \"$0\" cert self-signed --cn lab.local --out \"$1\" --i-understand-this-is-insecure", AlertGateBinary.path, out.path,
+        ])
+        #expect(result.status == 0, "\(result.standardError)")
+        let key = out.appendingPathComponent("lab.local.key").path
+        #expect(try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int == 0o600)
+        // Each file gets its mode from its creation, not from the umask (Data.write made the certificate 0666).
+        let certificate = out.appendingPathComponent("lab.local.crt").path
+        #expect(try FileManager.default.attributesOfItem(atPath: certificate)[.posixPermissions] as? Int == 0o644)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["lab.local.crt", "lab.local.key"])
     }
 }

@@ -203,3 +203,35 @@ extension ConfigCommandTests {
         #expect(result.standardError.contains("https://"))
     }
 }
+
+extension ConfigCommandTests {
+    /// A self-signed certificate file in the store (not `self_signed:`) needs the same
+    /// acknowledgement as a generated one.
+    @Test func aSelfSignedStoreFileNeedsAcknowledgeInsecure() throws {
+        let made = try AlertGateBinary.run([
+            "cert", "self-signed", "--cn", "sensor-1.contoso.com", "--out", folder.appendingPathComponent("certs").path, "--i-understand-this-is-insecure",
+        ])
+        #expect(made.status == 0, "\(made.standardError)")
+        try FileManager.default.copyItem(at: pki.chainFile, to: folder.appendingPathComponent("certs/chain.pem"))
+        let refused = try writeConfig(config(certificates: """
+                - name: sensor-1
+                  cert: sensor-1.contoso.com.crt
+                  key: sensor-1.contoso.com.key
+            """))
+        let result = try AlertGateBinary.run(["check-config", "--config", refused.path])
+        #expect(result.status == 1, "\(result.standardOutput)")
+        #expect(result.standardError.contains(
+            "\(refused.path):9:7: certificate sensor-1: Cannot validate chain of trust. The provided Certificate and Root CA don't match. (chain; the certificate is self-signed"),
+            "\(result.standardError)")
+        #expect(result.standardError.contains("acknowledge_insecure: true"))
+
+        let accepted = try writeConfig(config(certificates: """
+                - name: sensor-1
+                  cert: sensor-1.contoso.com.crt
+                  key: sensor-1.contoso.com.key
+                  acknowledge_insecure: true
+            """))
+        let again = try AlertGateBinary.run(["check-config", "--config", accepted.path])
+        #expect(again.status == 0, "\(again.standardError)")
+    }
+}

@@ -30,9 +30,9 @@ import Testing
         ],
         lastReload: .init(at: "2026-01-02T03:04:05.000Z", ok: false, errors: ["config.yaml:3:3: unknown field validaton"]))
 
-    func withServer(_ body: (Int) async throws -> Void) async throws {
+    func withServer(token: String? = nil, _ body: (Int) async throws -> Void) async throws {
         let server = AdminServer(
-            address: HostPort(host: "127.0.0.1", port: 0), backend: FixedBackend(current: Self.status),
+            address: HostPort(host: "127.0.0.1", port: 0), settings: .init(token: token), backend: FixedBackend(current: Self.status),
             metrics: MetricsExposition(), logger: Logger(label: "test"))
         try await server.start()
         let port = try #require(await server.boundAddress?.port)
@@ -119,5 +119,33 @@ import Testing
         let result = try await ProcessRunner.captureDetached(AlertGateBinary.path, ["status", "--admin", "localhost"])
         #expect(result.status == 2)
         #expect(result.standardError.contains("--admin"))
+    }
+
+    @Test func sendsTheAdminTokenFromTheEnvironmentOrTheConfig() async throws {
+        let token = "status-token-0123456789"
+        try await withServer(token: token) { port in
+            let without = try await ProcessRunner.captureDetached(AlertGateBinary.path, ["status", "--admin", "127.0.0.1:\(port)"])
+            #expect(without.status == 1)
+            #expect(without.standardError.contains("answered 401 Unauthorized to GET /v1/status: it needs a token; set ALERTGATE_ADMIN_TOKEN"), "\(without.standardError)")
+
+            let fromEnvironment = try await ProcessRunner.captureDetached(
+                AlertGateBinary.path, ["status", "--admin", "127.0.0.1:\(port)"], environment: ["ALERTGATE_ADMIN_TOKEN": token])
+            #expect(fromEnvironment.status == 0, "\(fromEnvironment.standardError)")
+            #expect(rows(fromEnvironment.standardOutput).contains(["qradar", "syslog-tls", "connected", "0", "42", "-"]))
+
+            let wrong = try await ProcessRunner.captureDetached(
+                AlertGateBinary.path, ["status", "--admin", "127.0.0.1:\(port)"], environment: ["ALERTGATE_ADMIN_TOKEN": token + "x"])
+            #expect(wrong.status == 1)
+            #expect(wrong.standardError.contains("the token was refused"))
+
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("status-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let config = folder.appendingPathComponent("config.yaml")
+            try "gateway:\n  data_dir: data\n  admin: 127.0.0.1:\(port)\n  admin_token: ${GW_ADMIN_TOKEN}\n".write(to: config, atomically: true, encoding: .utf8)
+            let fromConfig = try await ProcessRunner.captureDetached(
+                AlertGateBinary.path, ["status", "--config", config.path], environment: ["GW_ADMIN_TOKEN": token])
+            #expect(fromConfig.status == 0, "\(fromConfig.standardError)")
+        }
     }
 }

@@ -14,13 +14,27 @@ final class NGHTTP2Session {
     static let streamWindow: UInt32 = 1 << 20
     static let connectionWindow: Int32 = 16 << 20
 
-    init(handler: HTTP2ClientHandler) throws(HTTP2ClientError) {
+    convenience init(handler: HTTP2ClientHandler) throws(HTTP2ClientError) {
+        try self.init(userData: Unmanaged.passUnretained(handler).toOpaque())
+    }
+
+    /// Creates and configures the session, then takes ownership of it as the last step: a
+    /// failure before frees the session once, here, and `deinit` (which runs only for an
+    /// object whose every property is set) never sees it.
+    ///
+    /// - Parameter initialWindow: `SETTINGS_INITIAL_WINDOW_SIZE` (tests pass an invalid one
+    ///   to take the failure path).
+    init(userData: UnsafeMutableRawPointer?, initialWindow: UInt32 = NGHTTP2Session.streamWindow) throws(HTTP2ClientError) {
+        pointer = try Self.makeSession(userData: userData, initialWindow: initialWindow)
+    }
+
+    private static func makeSession(userData: UnsafeMutableRawPointer?, initialWindow: UInt32) throws(HTTP2ClientError) -> OpaquePointer {
         var callbacks: OpaquePointer?
         guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else {
             throw HTTP2ClientError("nghttp2: out of memory")
         }
         defer { nghttp2_session_callbacks_del(callbacks) }
-        Self.install(callbacks)
+        install(callbacks)
 
         var option: OpaquePointer?
         guard nghttp2_option_new(&option) == 0, let option else {
@@ -34,24 +48,23 @@ final class NGHTTP2Session {
         nghttp2_option_set_peer_max_concurrent_streams(option, 1)
 
         var session: OpaquePointer?
-        let userData = Unmanaged.passUnretained(handler).toOpaque()
         let created = nghttp2_session_client_new2(&session, callbacks, userData, option)
         guard created == 0, let session else {
-            throw HTTP2ClientError("nghttp2: cannot create a session: \(Self.describe(created))")
+            throw HTTP2ClientError("nghttp2: cannot create a session: \(describe(created))")
         }
-        pointer = session
-
         var settings = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: Self.streamWindow),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: initialWindow),
         ]
         let submitted = nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
         guard submitted == 0 else {
+            // Not owned by any NGHTTP2Session yet: freed here, and only here.
             nghttp2_session_del(session)
-            throw HTTP2ClientError("nghttp2: cannot submit SETTINGS: \(Self.describe(submitted))")
+            throw HTTP2ClientError("nghttp2: cannot submit SETTINGS: \(describe(submitted))")
         }
         _ = nghttp2_session_set_local_window_size(
-            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, min(Self.connectionWindow, CNGHTTP2_MAX_WINDOW_SIZE()))
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, min(connectionWindow, CNGHTTP2_MAX_WINDOW_SIZE()))
+        return session
     }
 
     deinit {

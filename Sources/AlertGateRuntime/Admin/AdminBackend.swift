@@ -9,4 +9,11 @@ public protocol AdminBackend: Sendable {
     func status() async -> GatewayStatus
     /// Runs a reload (SPEC §8) and returns its outcome.
     func reload() async -> ReloadReport
+    /// Records, just before `/metrics` is rendered, the values read at scrape time rather
+    /// than counted as they change (each partner's spool depth, from the spool itself).
+    func updateMetrics() async
+}
+
+extension AdminBackend {
+    public func updateMetrics() async {}
 }

@@ -10,23 +10,54 @@ import ServiceLifecycle
 /// The admin API (SPEC §9) on `gateway.admin`: `GET /healthz`, `GET /readyz`,
 /// `GET /metrics`, `GET /v1/status`, `POST /v1/reload`.
 ///
-/// Plain HTTP without authentication: keeping it on a loopback or management address is
-/// the operator's job (the shipped config binds 127.0.0.1).
+/// Plain HTTP. Who may ask what is `AdminAccess` (SPEC §11: the bearer token, a loopback
+/// `Host`, no web page's reload); what one client can hold is bounded by `Settings`: a
+/// connection cap, a deadline for each request, and an idle deadline between requests, so
+/// that idle or slow clients cannot keep `/healthz` from answering.
 public actor AdminServer {
+    /// The bounds on the admin API's connections. Fixed defaults: the admin API serves a
+    /// few operators' tools and one scraper, not the traffic of the listeners.
+    public struct Settings: Sendable {
+        /// `gateway.admin_token`; nil leaves `/metrics`, `/v1/status` and the reload open.
+        public var token: String?
+        /// Past it, a new connection is closed at once (and counted).
+        public var maxConnections: Int
+        /// A request (its head and its body) must arrive whole within it.
+        public var headerTimeout: TimeAmount
+        /// A kept-alive connection with no new request for this long is closed.
+        public var idleTimeout: TimeAmount
+        /// A request body past this is refused (nothing the admin API takes has one).
+        public var maxBodyBytes: Int
+
+        public init(
+            token: String? = nil, maxConnections: Int = 64, headerTimeout: TimeAmount = .seconds(10),
+            idleTimeout: TimeAmount = .seconds(60), maxBodyBytes: Int = 64 * 1024
+        ) {
+            self.token = token
+            self.maxConnections = maxConnections
+            self.headerTimeout = headerTimeout
+            self.idleTimeout = idleTimeout
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
+
     public let address: HostPort
+    public let settings: Settings
     private let backend: any AdminBackend
     private let metrics: MetricsExposition
     private let group: any EventLoopGroup
     private let logger: Logger
     private var channel: (any Channel)?
-    /// The open connections, closed by `stop()` (a client may hold one open between requests).
+    /// The open connections, closed by `stop()` (a client may hold one open between
+    /// requests) and counted against `settings.maxConnections`.
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
 
     public init(
-        address: HostPort, backend: any AdminBackend, metrics: MetricsExposition,
+        address: HostPort, settings: Settings = Settings(), backend: any AdminBackend, metrics: MetricsExposition,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
         self.address = address
+        self.settings = settings
         self.backend = backend
         self.metrics = metrics
         self.group = group
@@ -41,7 +72,10 @@ public actor AdminServer {
     /// Binds and serves; throws when the address cannot be bound.
     public func start() async throws {
         guard channel == nil else { return }
-        let routes = AdminRoutes(backend: backend, metrics: metrics)
+        let access = AdminAccess(token: settings.token, loopbackOnly: address.isLoopback)
+        let routes = AdminRoutes(backend: backend, metrics: metrics, access: access)
+        let refusals = AdminRefusals(metrics: metrics, logger: logger)
+        let settings = settings
         let logger = logger
         let connections = connections
         do {
@@ -51,11 +85,20 @@ public actor AdminServer {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let id = ObjectIdentifier(channel)
-                        connections.withLockedValue { $0[id] = channel }
+                        let admitted = connections.withLockedValue { open in
+                            guard open.count < settings.maxConnections else { return false }
+                            open[id] = channel
+                            return true
+                        }
+                        guard admitted else {
+                            refusals.refused(.maxConnections)
+                            channel.close(promise: nil)
+                            return
+                        }
                         channel.closeFuture.whenComplete { _ in connections.withLockedValue { _ = $0.removeValue(forKey: id) } }
                         let pipeline = channel.pipeline.syncOperations
                         try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                        try pipeline.addHandler(AdminHandler(routes: routes, logger: logger))
+                        try pipeline.addHandler(AdminHandler(routes: routes, settings: settings, refusals: refusals, logger: logger))
                     }
                 }
                 .bind(host: address.host, port: address.port)
@@ -63,6 +106,11 @@ public actor AdminServer {
         } catch {
             throw AdminServerError(address: address, reason: "\(error)")
         }
+    }
+
+    /// Connections open now.
+    public var openConnections: Int {
+        connections.withLockedValue { $0.count }
     }
 
     /// Stops accepting and closes the open connections (an answer being written is cut
@@ -128,6 +176,7 @@ struct AdminResponse: Sendable, Equatable {
 struct AdminRoutes: Sendable {
     let backend: any AdminBackend
     let metrics: MetricsExposition
+    var access = AdminAccess(token: nil, loopbackOnly: false)
 
     private struct ReloadAnswer: Encodable {
         var ok: Bool
@@ -146,7 +195,7 @@ struct AdminRoutes: Sendable {
         case backend(@Sendable () async -> AdminResponse)
     }
 
-    func answer(method: HTTPMethod, uri: String) -> Answer {
+    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders = HTTPHeaders(), bodyBytes: Int = 0) -> Answer {
         let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
         guard let allowed = Self.routes[path] else {
             return .now(.text(.notFound, "not found: \(path) (the admin API serves /healthz, /readyz, /metrics, /v1/status, POST /v1/reload)"))
@@ -156,12 +205,20 @@ struct AdminRoutes: Sendable {
             response.extraHeaders["Allow"] = allowed.rawValue
             return .now(response)
         }
+        if let refusal = access.refusal(method: method, path: path, headers: headers, bodyBytes: bodyBytes) {
+            return .now(refusal)
+        }
         let backend = backend
         switch path {
         case "/healthz":
             return .now(.text(.ok, "ok"))
         case "/metrics":
-            return .now(AdminResponse(status: .ok, contentType: MetricsExposition.contentType, body: metrics.render()))
+            // The backend first records what is read at scrape time (the spool's depths).
+            let metrics = metrics
+            return .backend {
+                await backend.updateMetrics()
+                return AdminResponse(status: .ok, contentType: MetricsExposition.contentType, body: metrics.render())
+            }
         case "/readyz":
             return .backend { await backend.isReady() ? .text(.ok, "ready") : .text(.serviceUnavailable, "not ready") }
         case "/v1/status":
@@ -176,70 +233,3 @@ struct AdminRoutes: Sendable {
         }
     }
 }
-
-// MARK: - The connection handler
-
-/// One admin connection above NIO's HTTP/1.1 server pipeline (which hands over one
-/// request at a time). Request bodies are read and ignored.
-final class AdminHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private let routes: AdminRoutes
-    private let logger: Logger
-    private var head: HTTPRequestHead?
-
-    init(routes: AdminRoutes, logger: Logger) {
-        self.routes = routes
-        self.logger = logger
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
-        case .body:
-            break
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            switch routes.answer(method: head.method, uri: head.uri) {
-            case .now(let response):
-                write(response, for: head, context: context)
-            case .backend(let ask):
-                context.eventLoop.makeFutureWithTask(ask)
-                    .assumeIsolated()
-                    .whenSuccess { response in
-                        self.write(response, for: head, context: context)
-                    }
-            }
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.debug("admin API connection: \(error)")
-        context.close(promise: nil)
-    }
-
-    private func write(_ response: AdminResponse, for request: HTTPRequestHead, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders([
-            ("Content-Type", response.contentType),
-            ("Content-Length", "\(response.body.count)"),
-            ("Connection", request.isKeepAlive ? "keep-alive" : "close"),
-        ])
-        for (name, value) in response.extraHeaders.sorted(by: { $0.key < $1.key }) {
-            headers.add(name: name, value: value)
-        }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers))), promise: nil)
-        if request.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
-        }
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !request.isKeepAlive {
-            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        }
-    }
-}
-
-@available(*, unavailable)
-extension AdminHandler: Sendable {}

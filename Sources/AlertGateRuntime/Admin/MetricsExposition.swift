@@ -24,9 +24,34 @@ public struct MetricsExposition: Sendable {
         self.factory = factory
     }
 
-    /// Every metric recorded so far, in the text exposition format 0.0.4.
+    /// The metric families SPEC §9 (and §11) lists, with their types. Those whose label
+    /// sets are all known are made at 0 when the gateway starts (per partner, appliance,
+    /// listener); those labelled by what happens (the failed `check`) have no series until
+    /// it first happens, so `render()` writes their `# TYPE` line alone until then: a
+    /// dashboard or alert rule finds every family from the start.
+    public static let families: [(name: String, type: String)] = [
+        ("alertgate_alerts_received_total", "counter"),
+        ("alertgate_alerts_forwarded_total", "counter"),
+        ("alertgate_alerts_failed_total", "counter"),
+        ("alertgate_alerts_unmatched_total", "counter"),
+        ("alertgate_spool_depth", "gauge"),
+        ("alertgate_connections", "gauge"),
+        ("alertgate_handshake_failures_total", "counter"),
+        ("alertgate_validation_bypassed_total", "counter"),
+        ("alertgate_certificate_not_after_seconds", "gauge"),
+        ("alertgate_reload_failures_total", "counter"),
+        ("alertgate_reloads_total", "counter"),
+    ]
+
+    /// Every metric recorded so far, in the text exposition format 0.0.4, and the
+    /// `# TYPE` line of each of `families` that has no series yet.
     public func render() -> [UInt8] {
-        registry.emitToBuffer()
+        var output = registry.emitToBuffer()
+        let text = String(decoding: output, as: UTF8.self)
+        for family in Self.families where !text.contains("# TYPE \(family.name) ") {
+            output += Array("# TYPE \(family.name) \(family.type)\n".utf8)
+        }
+        return output
     }
 
     /// The process's exposition, bootstrapped as `MetricsSystem`'s factory the first time

@@ -61,12 +61,14 @@ actor Dispatcher {
                 try? await queue.acknowledge(through: cursor)
             }
         }
-        await counters.setDepth(await queue.depth, of: key)
         let link = LinkPool.Key(appliance: key.appliance, partner: key.partner)
         await withTaskGroup(of: Completion.self) { group in
             var inFlight = 0
             var filled = false
             while true {
+                // Cancelled (the service group winds down after a failure): every wait
+                // returns at once, so stop as `stop()` would rather than spin.
+                if Task.isCancelled { stopping = true }
                 if progress.rewinding, inFlight == 0 {
                     // Read again from the cursor: deferred batches come with it.
                     progress.rewind()
@@ -165,7 +167,7 @@ actor Dispatcher {
         case .deferred(let after, let reason):
             counters.forwarded(accepted, partner: key.partner)
             let rest = batch.suffix(from: accepted)
-            counters.failed(rest.count, partner: key.partner, reason: "deferred")
+            counters.retried(rest.count, partner: key.partner, reason: "deferred")
             let wait = after ?? Self.deferral.delay(attempt: deferrals, random: Double.random(in: 0..<1, using: &random))
             if deferrals == 0 {
                 logger.warning("partner asked for \(rest.count) alerts later; sending them again in \(wait), the others go on: \(reason.message)")
@@ -174,7 +176,7 @@ actor Dispatcher {
             deferred.append((rest, .now + wait))
         case .retry(_, let reason):
             counters.forwarded(accepted, partner: key.partner)
-            counters.failed(batch.count - accepted, partner: key.partner, reason: reason.check ?? "unavailable")
+            counters.retried(batch.count - accepted, partner: key.partner, reason: reason.check ?? "unavailable")
             if !progress.rewinding {
                 logger.warning(
                     "not delivered, will retry: \(reason.message)",
@@ -188,7 +190,6 @@ actor Dispatcher {
             } catch {
                 logger.error("cannot move the spool's cursor: \(error)")
             }
-            await counters.setDepth(await queue.depth, of: key)
         }
     }
 

@@ -53,6 +53,7 @@ public final class ForwardingService: Service {
     /// Starts a dispatcher for each link of `config` that has none yet, and for each queue
     /// on disk that still holds alerts for a partner and appliance the config has.
     public func serve(_ config: GatewayConfig) async throws {
+        counters.register(partners: config.partners.map(\.name))
         var keys = Self.links(of: config)
         for key in spool.keys.sorted(by: { $0.description < $1.description }) where !keys.contains(key) {
             let depth = try await spool.queue(for: key).depth

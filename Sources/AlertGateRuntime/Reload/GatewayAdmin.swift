@@ -3,6 +3,7 @@ import AlertGateListeners
 import AlertGatePKI
 import AlertGateSpool
 import Foundation
+import Metrics
 
 /// The admin API's view of the running gateway (SPEC §9): status from the state in use,
 /// the links' health and the forwarding counters; reloads through the reloader.
@@ -12,6 +13,7 @@ struct GatewayAdmin: AdminBackend {
     let counters: ForwardingCounters
     let listeners: ListenerSet
     let spool: Spool
+    var metrics: any MetricsFactory = MetricsSystem.factory
 
     /// Every listener bound, and every certificate the gateway needs valid.
     func isReady() async -> Bool {
@@ -43,10 +45,7 @@ struct GatewayAdmin: AdminBackend {
         let appliances = config.appliances.map {
             GatewayStatus.Appliance(name: $0.name, kind: $0.kind.rawValue, certificate: $0.certificate, validation: $0.validation.rawValue)
         }
-        var queued: [String: Int] = [:]
-        for key in spool.keys {
-            queued[key.partner, default: 0] += (try? await spool.queue(for: key).depth) ?? 0
-        }
+        let queued = await queuedByPartner()
         let partners = config.partners.map { partner in
             let links = health.filter { $0.key.partner == partner.name }.sorted { $0.key.appliance < $1.key.appliance }
             let connections = links.map { GatewayStatus.Connection(appliance: $0.key.appliance, state: Self.state($0.value)) }
@@ -62,6 +61,28 @@ struct GatewayAdmin: AdminBackend {
         return GatewayStatus(
             certificates: certificates, appliances: appliances, partners: partners,
             lastReload: await reloader.lastReload.map(GatewayStatus.LastReload.init))
+    }
+
+    /// `alertgate_spool_depth{partner}`: the same count as status's `queued`, read from
+    /// the spool at each scrape (0 for a configured partner with nothing queued).
+    func updateMetrics() async {
+        let config = await reloader.config
+        var depths = await queuedByPartner()
+        for partner in config.partners where depths[partner.name] == nil {
+            depths[partner.name] = 0
+        }
+        for (partner, depth) in depths {
+            Gauge(label: "alertgate_spool_depth", dimensions: [("partner", partner)], factory: metrics).record(depth)
+        }
+    }
+
+    /// Alerts waiting in the spool, per partner (every queue on disk, of any appliance).
+    private func queuedByPartner() async -> [String: Int] {
+        var queued: [String: Int] = [:]
+        for key in spool.keys {
+            queued[key.partner, default: 0] += (try? await spool.queue(for: key).depth) ?? 0
+        }
+        return queued
     }
 
     private static func state(_ health: LinkHealth) -> GatewayStatus.LinkState {

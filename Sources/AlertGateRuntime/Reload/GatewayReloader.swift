@@ -30,6 +30,10 @@ public actor GatewayReloader {
     public private(set) var lastReload: ReloadReport?
     /// Reloads and rechecks, one at a time.
     let queue = SerialTaskQueue()
+    /// Each config a reload put in use, newest kept: the file watcher follows
+    /// `store.watch` and the files it names (one consumer, `ReloadService`).
+    nonisolated let configChanges: AsyncStream<GatewayConfig>
+    private let configChanged: AsyncStream<GatewayConfig>.Continuation
 
     private let configPath: String
     private let transports: TransportRegistry
@@ -55,6 +59,10 @@ public actor GatewayReloader {
         self.listeners = listeners
         self.logger = logger
         self.metrics = metrics
+        (configChanges, configChanged) = AsyncStream.makeStream(of: GatewayConfig.self, bufferingPolicy: .bufferingNewest(1))
+        // In /metrics from the start, at 0.
+        Counter(label: "alertgate_reloads_total", factory: metrics).increment(by: 0)
+        Counter(label: "alertgate_reload_failures_total", factory: metrics).increment(by: 0)
     }
 
     /// How links are built from a state: the plugin, the appliance's certificate, the
@@ -145,6 +153,7 @@ public actor GatewayReloader {
         store = merged
         loader = loaded.loader
         await publish(config: loaded.config, store: merged, loader: loaded.loader)
+        configChanged.yield(loaded.config)
         return ReloadReport(at: Date(), ok: true, errors: [])
     }
 

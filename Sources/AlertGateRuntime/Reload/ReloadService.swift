@@ -35,16 +35,47 @@ final class ReloadService: Service {
         }
     }
 
+    /// Watches the files `store.watch` asks for, and follows each reload: one that turns
+    /// `store.watch` on starts the watcher, one that turns it off stops it, one that names
+    /// other files watches those.
     private func reloadOnFileChanges() async {
+        var config = await reloader.config
+        let changes = reloader.configChanges
+        let configPath = configPath
         while !Task.isCancelled {
-            let config = await reloader.config
-            guard config.store.watch else { return }
-            let paths = Self.watchedFiles(config, configPath: configPath)
-            for await _ in FileWatcher.changes(of: paths) {
-                _ = await reloader.reload(reason: "file change")
-                // A reload may name other files: watch those.
-                if Self.watchedFiles(await reloader.config, configPath: configPath) != paths { break }
+            let wanted = config.store.watch ? Self.watchedFiles(config, configPath: configPath) : nil
+            if let wanted {
+                logger.info("store.watch: watching config.yaml and \(wanted.count - 1) store files for changes")
+            } else {
+                logger.info("store.watch is off: file changes do not reload (SIGHUP and POST /v1/reload do)")
             }
+            // Until a reload wants another watch: nil when the gateway stops.
+            let next: GatewayConfig? = await withTaskGroup(of: GatewayConfig?.self) { group in
+                if let wanted {
+                    group.addTask {
+                        for await _ in FileWatcher.changes(of: wanted) {
+                            _ = await self.reloader.reload(reason: "file change")
+                        }
+                        return nil
+                    }
+                }
+                group.addTask {
+                    for await changed in changes {
+                        let files = changed.store.watch ? Self.watchedFiles(changed, configPath: configPath) : nil
+                        if files != wanted { return changed }
+                    }
+                    return nil
+                }
+                while let result = await group.next() {
+                    if let result {
+                        group.cancelAll()
+                        return result
+                    }
+                }
+                return nil
+            }
+            guard let next else { return }
+            config = next
         }
     }
 

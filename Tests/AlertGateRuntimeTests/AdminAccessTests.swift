@@ -1,0 +1,128 @@
+import AlertGateConfig
+import AlertGateTesting
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOHTTP1
+import Testing
+
+@testable import AlertGateRuntime
+
+/// SPEC §11's rules for the admin API: the bearer token, a loopback `Host`, no reload from
+/// a web page; and the bounds on what one client can hold.
+extension AdminServerTests {
+    static let token = "0123456789abcdef-admin-token"
+
+    @Test func withATokenStatusMetricsAndReloadNeedItAndTheProbesStayOpen() async throws {
+        try await withServer(settings: .init(token: Self.token)) { served in
+            for (path, method) in [("/v1/status", "GET"), ("/metrics", "GET"), ("/v1/reload", "POST")] {
+                let none = try await curl(served.base + path, method: method)
+                #expect(none.status == 401, "\(path) without a token")
+                let wrong = try await curl(served.base + path, method: method, headers: ["Authorization: Bearer \(Self.token)x"])
+                #expect(wrong.status == 401, "\(path) with a wrong token")
+                let basic = try await curl(served.base + path, method: method, headers: ["Authorization: Basic \(Self.token)"])
+                #expect(basic.status == 401, "\(path) with another scheme")
+                let right = try await curl(served.base + path, method: method, headers: ["Authorization: Bearer \(Self.token)"])
+                #expect(right.status == 200, "\(path) with the token: \(right.body)")
+            }
+            #expect(await served.backend.reloads == 1, "only the reload with the token ran")
+            #expect(try await curl(served.base + "/healthz").status == 200)
+            #expect(try await curl(served.base + "/readyz").status == 503)
+        }
+    }
+
+    @Test func aReloadFromAWebPageIsRefusedAndOneFromATool() async throws {
+        try await withServer { served in
+            let reload = served.base + "/v1/reload"
+            // DNS rebinding: the page's own name in Host.
+            let rebound = try await curl(reload, method: "POST", headers: ["Host: attacker.example:9180"])
+            #expect(rebound.status == 403)
+            #expect(try await curl(served.base + "/v1/status", headers: ["Host: attacker.example"]).status == 403)
+            // The bodies a browser sends across origins without asking first.
+            let textPlain = try await curl(reload, method: "POST", headers: ["Content-Type: text/plain"], data: "{}")
+            #expect(textPlain.status == 415)
+            let form = try await curl(reload, method: "POST", data: "a=b")
+            #expect(form.status == 415, "curl's default form content type")
+            let origin = try await curl(reload, method: "POST", headers: ["Origin: http://attacker.example"])
+            #expect(origin.status == 403)
+            #expect(await served.backend.reloads == 0)
+
+            // What tools send: no body, or JSON; to 127.0.0.1, localhost or [::1].
+            #expect(try await curl(reload, method: "POST").status == 200)
+            #expect(try await curl(reload, method: "POST", headers: ["Content-Type: application/json"], data: "{}").status == 200)
+            #expect(try await curl(reload, method: "POST", headers: ["Host: localhost"]).status == 200)
+            #expect(try await curl(reload, method: "POST", headers: ["Host: [::1]:9180"]).status == 200)
+            #expect(await served.backend.reloads == 4)
+        }
+    }
+
+    @Test func theAccessRulesOneByOne() {
+        let open = AdminAccess(token: nil, loopbackOnly: true)
+        func headers(_ pairs: [(String, String)]) -> HTTPHeaders { HTTPHeaders(pairs) }
+        #expect(open.refusal(method: .GET, path: "/healthz", headers: headers([]), bodyBytes: 0) == nil)
+        #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([]), bodyBytes: 0)?.status == .forbidden, "no Host")
+        for host in ["127.0.0.1", "127.0.0.1:9180", "localhost", "LOCALHOST:1", "[::1]", "[::1]:9180", "127.1.2.3"] {
+            #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([("Host", host)]), bodyBytes: 0) == nil, "\(host)")
+        }
+        for host in ["evil.example", "127.0.0.1.evil.example", "0.0.0.0", "[::2]", "10.0.0.1:9180"] {
+            #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([("Host", host)]), bodyBytes: 0)?.status == .forbidden, "\(host)")
+        }
+        let json = headers([("Host", "localhost"), ("Content-Type", "application/json; charset=utf-8")])
+        #expect(open.refusal(method: .POST, path: "/v1/reload", headers: json, bodyBytes: 2) == nil)
+        #expect(open.refusal(method: .POST, path: "/v1/reload", headers: headers([("Host", "localhost")]), bodyBytes: 1)?.status == .unsupportedMediaType)
+
+        // Any Host when the admin address is not a loopback one (then a token is required by the config).
+        let remote = AdminAccess(token: "t0k3n-t0k3n-t0k3n", loopbackOnly: false)
+        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Host", "gw.example"), ("Authorization", "Bearer t0k3n-t0k3n-t0k3n")]), bodyBytes: 0) == nil)
+        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Host", "gw.example"), ("Authorization", "Bearer t0k3n")]), bodyBytes: 0)?.status == .unauthorized)
+        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Authorization", "Bearer a"), ("Authorization", "Bearer t0k3n-t0k3n-t0k3n")]), bodyBytes: 0)?.status == .unauthorized)
+
+        #expect(AdminAccess.constantTimeEqual(Array("abc".utf8), Array("abc".utf8)))
+        #expect(!AdminAccess.constantTimeEqual(Array("abc".utf8), Array("abd".utf8)))
+        #expect(!AdminAccess.constantTimeEqual(Array("abc".utf8), Array("abcd".utf8)))
+        #expect(!AdminAccess.constantTimeEqual([], Array("a".utf8)))
+    }
+
+    #if canImport(Glibc)
+    @Test func idleConnectionsAreCappedAndClosedSoTheProbesAnswerAgain() async throws {
+        let metrics = MetricsExposition()
+        let settings = AdminServer.Settings(maxConnections: 4, headerTimeout: .milliseconds(500), idleTimeout: .milliseconds(500))
+        try await withServer(metrics: metrics, settings: settings) { served in
+            let port = try #require(await served.server.boundAddress?.port)
+            var idle: [KeptOpen] = []
+            defer { for connection in idle { close(connection.socket) } }
+            for _ in 0..<4 {
+                idle.append(try await KeptOpen.connect(port: port))
+            }
+            // The fifth is closed at once: the read ends the stream without an answer.
+            let fifth = try await KeptOpen.connect(port: port)
+            defer { close(fifth.socket) }
+            #expect(try await fifth.exchange(nil) == "")
+
+            // The idle four sent nothing within the header timeout: each is closed.
+            for connection in idle {
+                #expect(try await connection.exchange(nil) == "")
+            }
+            // One that sends half a head is closed too.
+            let slow = try await KeptOpen.connect(port: port)
+            defer { close(slow.socket) }
+            #expect(try await slow.exchange("GET /healthz HTTP/1.1\r\nHost: 127.") == "")
+
+            // A kept-alive connection is closed after its idle time.
+            let kept = try await KeptOpen.connect(port: port)
+            defer { close(kept.socket) }
+            #expect(try await kept.exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").hasPrefix("HTTP/1.1 200 OK"))
+            #expect(try await kept.exchange(nil) == "")
+
+            #expect(try await curl(served.base + "/healthz").status == 200)
+            let text = try await curl(served.base + "/metrics").body
+            #expect(text.contains(#"alertgate_connections_refused_total{listener="admin",reason="max-connections"} 1"#), "\(text)")
+            #expect(text.contains(#"alertgate_connections_refused_total{listener="admin",reason="header-timeout"} 5"#))
+            #expect(text.contains(#"alertgate_connections_refused_total{listener="admin",reason="idle"} 1"#))
+            #expect(await served.server.openConnections <= 1)
+        }
+    }
+    #endif
+}
