@@ -101,9 +101,11 @@ public struct GatewayRunner: Sendable {
             logger.error("not starting: \(error)")
             return 1
         }
+        let notifier = SystemdNotifier()
+        let (running, announceRunning) = AsyncStream.makeStream(of: String.self)
         let reloader = GatewayReloader(
             configPath: configPath, transports: transports, loaded: loaded, pool: pool, intake: intake,
-            forwarding: forwarding, listeners: listenerSet, logger: logger)
+            forwarding: forwarding, listeners: listenerSet, logger: logger, notifier: notifier)
         await reloader.reportExpiry()
         let listeners = ListenerService(listeners: listenerSet) { bound in
             logger.info("alertgate running", metadata: [
@@ -115,6 +117,8 @@ public struct GatewayRunner: Sendable {
                 "rules": "\(config.rules.count)",
                 "spooled": "\(spool.budget.usedBytes) bytes",
             ])
+            announceRunning.yield("running: \(bound.count) listeners, \(config.partners.count) partners")
+            announceRunning.finish()
         }
         // Shutdown runs in reverse: the admin API and the listeners stop first, then
         // forwarding drains, then reloads.
@@ -137,6 +141,8 @@ public struct GatewayRunner: Sendable {
             .init(service: forwarding, serviceName: "forwarding"),
             .init(service: listeners, serviceName: "listeners"),
         ] + (adminServer.map { [.init(service: AdminService(server: $0, logger: logger), serviceName: "admin")] } ?? [])
+            // Last, so that a stop reaches it first: systemd hears STOPPING=1 at once.
+            + (notifier.map { [.init(service: SystemdService(notifier: $0, running: running, spool: spool, logger: logger), serviceName: "systemd")] } ?? [])
         let group = ServiceGroup(configuration: .init(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],

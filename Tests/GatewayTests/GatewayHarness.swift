@@ -152,8 +152,8 @@ final class GatewayHarness: @unchecked Sendable {
     }
 
     /// Starts `alertgate run` and waits until it listens.
-    func start() async throws -> RunningProcess {
-        let process = try RunningProcess(AlertGateBinary.path, ["run", "--config", configFile.path])
+    func start(environment: [String: String] = [:]) async throws -> RunningProcess {
+        let process = try RunningProcess(AlertGateBinary.path, ["run", "--config", configFile.path], environment: environment)
         try await process.waitForOutput(containing: "alertgate running", timeout: .seconds(60))
         return process
     }

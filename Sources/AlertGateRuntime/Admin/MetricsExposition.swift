@@ -35,6 +35,8 @@ public struct MetricsExposition: Sendable {
         ("alertgate_alerts_failed_total", "counter"),
         ("alertgate_alerts_unmatched_total", "counter"),
         ("alertgate_spool_depth", "gauge"),
+        ("alertgate_spool_used_bytes", "gauge"),
+        ("alertgate_spool_quota_bytes", "gauge"),
         ("alertgate_connections", "gauge"),
         ("alertgate_handshake_failures_total", "counter"),
         ("alertgate_validation_bypassed_total", "counter"),

@@ -64,8 +64,11 @@ struct GatewayAdmin: AdminBackend {
     }
 
     /// `alertgate_spool_depth{partner}`: the same count as status's `queued`, read from
-    /// the spool at each scrape (0 for a configured partner with nothing queued).
+    /// the spool at each scrape (0 for a configured partner with nothing queued); and the
+    /// spool's bytes beside its quota, for an alert before it fills.
     func updateMetrics() async {
+        Gauge(label: "alertgate_spool_used_bytes", factory: metrics).record(spool.budget.usedBytes)
+        Gauge(label: "alertgate_spool_quota_bytes", factory: metrics).record(spool.budget.quota)
         let config = await reloader.config
         var depths = await queuedByPartner()
         for partner in config.partners where depths[partner.name] == nil {

@@ -43,10 +43,13 @@ public actor GatewayReloader {
     private let listeners: ListenerSet
     let logger: Logger
     private let metrics: any MetricsFactory
+    /// systemd hears of each reload (`RELOADING=1`, then `READY=1` with its outcome).
+    private let notifier: SystemdNotifier?
 
     public init(
         configPath: String, transports: TransportRegistry, loaded: ConfigValidation.Loaded, pool: LinkPool, intake: SpoolIntake,
-        forwarding: ForwardingService, listeners: ListenerSet, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory
+        forwarding: ForwardingService, listeners: ListenerSet, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory,
+        notifier: SystemdNotifier? = nil
     ) {
         self.configPath = configPath
         self.transports = transports
@@ -59,6 +62,7 @@ public actor GatewayReloader {
         self.listeners = listeners
         self.logger = logger
         self.metrics = metrics
+        self.notifier = notifier
         (configChanges, configChanged) = AsyncStream.makeStream(of: GatewayConfig.self, bufferingPolicy: .bufferingNewest(1))
         // In /metrics from the start, at 0.
         Counter(label: "alertgate_reloads_total", factory: metrics).increment(by: 0)
@@ -81,6 +85,7 @@ public actor GatewayReloader {
 
     private func reloadNow(reason: String) async -> ReloadReport {
         logger.info("reloading", metadata: ["reason": "\(reason)"])
+        notifier?.reloading()
         let outcome: ReloadReport
         switch await ConfigValidation(path: configPath, transports: transports).run(selfSigned: .generate) {
         case .failure(let errors):
@@ -99,6 +104,7 @@ public actor GatewayReloader {
             }
             logger.error("reload refused: the previous config and certificates stay in use", metadata: ["reason": "\(reason)"])
         }
+        notifier?.ready(status: outcome.ok ? "running; reloaded (\(reason))" : "running on the previous config; reload refused: \(outcome.errors.first ?? "see the log")")
         return outcome
     }
 
