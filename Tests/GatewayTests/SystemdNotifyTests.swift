@@ -21,8 +21,7 @@ import Testing
         #expect(ready.notification.fields["STATUS"]?.hasPrefix("running") == true, "\(ready.notification.fields)")
         #expect(gateway.standardError.contains("alertgate running"))
 
-        // WatchdogSec=1s: a keep-alive every half second.
-        let start = ContinuousClock.now
+        // WatchdogSec=1s: a keep-alive every half second (four intervals between five).
         var last = ready.index
         var keepAlives: [ContinuousClock.Instant] = []
         while keepAlives.count < 5 {
@@ -30,8 +29,8 @@ import Testing
             keepAlives.append(next.notification.receivedAt)
             last = next.index
         }
-        let elapsed = keepAlives.last! - start
-        #expect(elapsed > .milliseconds(2000) && elapsed < .milliseconds(5000), "5 keep-alives took \(elapsed)")
+        let elapsed = keepAlives.last! - keepAlives.first!
+        #expect(elapsed > .milliseconds(1900) && elapsed < .milliseconds(6000), "4 keep-alive intervals took \(elapsed)")
 
         // SIGHUP: RELOADING=1 with the monotonic time, then READY=1 saying it reloaded.
         gateway.signal(SIGHUP)

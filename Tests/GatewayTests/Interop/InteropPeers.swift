@@ -30,7 +30,7 @@ enum InteropPeers {
 
     /// Waits until something accepts TCP connections on `port` (the peer is up), or fails
     /// with the peer's output.
-    static func waitForPort(_ port: Int, process: RunningProcess, timeout: Duration = .seconds(30)) async throws {
+    static func waitForPort(_ port: Int, process: RunningProcess, timeout: Duration = .seconds(90)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if canConnect(port) { return }
@@ -130,7 +130,7 @@ struct Rsyslog {
     private static func start(config: String, folder: URL, waitFor port: Int) async throws -> Rsyslog {
         let file = folder.appendingPathComponent("rsyslog.conf")
         try config.write(to: file, atomically: true, encoding: .utf8)
-        let check = try ProcessRunner.capture("/usr/sbin/rsyslogd", ["-N1", "-f", file.path])
+        let check = try await ProcessRunner.captureDetached("/usr/sbin/rsyslogd", ["-N1", "-f", file.path])
         guard check.status == 0 else {
             throw InteropPeers.Failure(description: "rsyslogd -N1 refused \(file.path): \(check.standardError)\(check.standardOutput)")
         }
@@ -210,7 +210,7 @@ struct SyslogNG {
         try config.write(to: file, atomically: true, encoding: .utf8)
         let peer = InteropPeers.syslogNG
         let common = ["--module-path=\(peer.modulePath)", "-f", file.path]
-        let check = try ProcessRunner.capture(peer.binary, common + ["--syntax-only"], environment: peer.environment)
+        let check = try await ProcessRunner.captureDetached(peer.binary, common + ["--syntax-only"], environment: peer.environment)
         guard check.status == 0 else {
             throw InteropPeers.Failure(description: "syslog-ng refused \(file.path): \(check.standardError)\(check.standardOutput)")
         }
@@ -296,7 +296,7 @@ struct Nginx {
             """
         let file = folder.appendingPathComponent("nginx.conf")
         try config.write(to: file, atomically: true, encoding: .utf8)
-        let check = try ProcessRunner.capture("/usr/sbin/nginx", ["-t", "-c", file.path, "-p", folder.path, "-e", folder.appendingPathComponent("error.log").path])
+        let check = try await ProcessRunner.captureDetached("/usr/sbin/nginx", ["-t", "-c", file.path, "-p", folder.path, "-e", folder.appendingPathComponent("error.log").path])
         guard check.status == 0 else {
             throw InteropPeers.Failure(description: "nginx -t refused \(file.path): \(check.standardError)")
         }
