@@ -34,11 +34,11 @@ struct ListenerEnvironment: Sendable {
     }
 
     /// Logs one line of `kind` unless one was logged in the last second on this listener.
-    func log(_ kind: String, peer: String, _ message: @autoclosure () -> String, level: Logger.Level) {
+    func log(_ kind: String, peer: String, _ message: @autoclosure () -> String, level: Logger.Level, metadata: Logger.Metadata = [:]) {
         guard let suppressed = logLimiter.admit(kind) else { return }
         logger.log(
             level: level, "listener \(config.name): \(message())\(ListenerLogLimiter.suffix(suppressed))",
-            metadata: ["listener": "\(config.name)", "peer": "\(peer)", "reason": "\(kind)"])
+            metadata: metadata.merging(["listener": "\(config.name)", "peer": "\(peer)", "reason": "\(kind)"]) { $1 })
     }
 
     /// `10.1.2.3:514`, `[fd00::1]:514`, or `unknown`.
