@@ -89,6 +89,13 @@ final class WebhookHandler: ChannelInboundHandler {
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .idle):
             context.triggerUserOutboundEvent(WebhookProgress.headReceived, promise: nil)
+            // A head the decoder finished in the read that took it past the limit
+            // (`ConnectionGuard` refuses one that never finishes).
+            let headBytes = Self.size(of: head)
+            if headBytes > environment.limits.maxHeadBytes {
+                refuseOversizeHead(headBytes, head: head, context: context)
+                return
+            }
             if let token, !token.admits(head.headers.first(name: "authorization")) {
                 refuseUnauthorized(head: head, context: context)
                 return
@@ -177,6 +184,18 @@ final class WebhookHandler: ChannelInboundHandler {
                 metadata: ["listener": "\(environment.name)", "peer": "\(peer)", "reason": "spool-failed"])
             respond(.internalServerError, .error("the gateway could not store the alerts: \(reason)"), head: head, context: context)
         }
+    }
+
+    /// The bytes of `head` as sent, near enough: request line and header lines.
+    static func size(of head: HTTPRequestHead) -> Int {
+        head.headers.reduce(head.method.rawValue.utf8.count + head.uri.utf8.count + 12) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } + 2
+    }
+
+    private func refuseOversizeHead(_ bytes: Int, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        state = .discarding
+        let limit = environment.limits.maxHeadBytes
+        environment.problem(.oversize, peer: peer, "refused a webhook request head of \(bytes) bytes from \(peer): over the limit of \(limit) bytes (431)")
+        writeResponse(.requestHeaderFieldsTooLarge, .error("the request head is larger than \(limit) bytes"), keepAlive: false, version: head.version, extraHeaders: [], context: context)
     }
 
     /// Without the token: 401 and close, before its body is read.
