@@ -31,13 +31,18 @@ final class ConnectionGuard: ChannelDuplexHandler {
     /// Refused: whatever else arrives is dropped.
     private var closing = false
 
-    init(environment: ListenerEnvironment, style: ConnectionDeadlines.Style, usesTLS: Bool, now: NIODeadline = .now()) {
+    private let usesTLS: Bool
+
+    init(environment: ListenerEnvironment, style: ConnectionDeadlines.Style, usesTLS: Bool) {
         self.environment = environment
-        deadlines = ConnectionDeadlines(style: style, limits: environment.limits, usesTLS: usesTLS, now: now)
+        self.usesTLS = usesTLS
+        // Started again when added, on the event loop's clock.
+        deadlines = ConnectionDeadlines(style: style, limits: environment.limits, usesTLS: usesTLS, now: .distantPast)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         peer = ListenerEnvironment.describe(context.channel.remoteAddress)
+        deadlines = ConnectionDeadlines(style: deadlines.style, limits: environment.limits, usesTLS: usesTLS, now: context.eventLoop.now)
         rearm(context: context)
     }
 
@@ -52,7 +57,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? TLSEvent, case .handshakeCompleted = event {
-            deadlines.handshakeCompleted(now: .now())
+            deadlines.handshakeCompleted(now: context.eventLoop.now)
             rearm(context: context)
         }
         context.fireUserInboundEventTriggered(event)
@@ -61,7 +66,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         let count = unwrapInboundIn(data).readableBytes
-        let fits = deadlines.received(count, now: .now())
+        let fits = deadlines.received(count, now: context.eventLoop.now)
         context.fireChannelRead(data)
         // The decoder above has had these bytes: if they completed the head, the
         // `WebhookHandler` said so (`.headReceived`) before this line.
@@ -73,7 +78,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        deadlines.readRequested(now: .now())
+        deadlines.readRequested(now: context.eventLoop.now)
         context.read()
     }
 
@@ -83,9 +88,9 @@ final class ConnectionGuard: ChannelDuplexHandler {
             return
         }
         switch progress {
-        case .headReceived: deadlines.headReceived(now: .now())
+        case .headReceived: deadlines.headReceived(now: context.eventLoop.now)
         case .requestComplete: deadlines.requestComplete()
-        case .responded: deadlines.responded(now: .now())
+        case .responded: deadlines.responded(now: context.eventLoop.now)
         }
         rearm(context: context)
         promise?.succeed()
@@ -119,7 +124,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
         timer = nil
         timerAt = nil
         guard !closing, context.channel.isActive else { return }
-        switch deadlines.expire(now: .now()) {
+        switch deadlines.expire(now: context.eventLoop.now) {
         case .wait(let until):
             if let until { schedule(at: until, context: context) }
         case .close(let reason):
