@@ -178,6 +178,7 @@ let package = Package(
             dependencies: [
                 "AlertGateListeners", "AlertGateCore", "AlertGateConfig", "AlertGatePKI", "AlertGateTLS", "AlertGateTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]

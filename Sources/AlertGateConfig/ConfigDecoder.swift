@@ -285,6 +285,14 @@ final class ConfigDecoder {
         return duration
     }
 
+    /// A timeout: a duration, or `0` (with or without a unit) for none.
+    func timeout(_ field: Field) -> Duration? {
+        if case .scalar(let scalar) = field.value, scalar.string.trimmingCharacters(in: .whitespaces) == "0" {
+            return .zero
+        }
+        return duration(field, allowZero: true)
+    }
+
     func enumeration<E: RawRepresentable & CaseIterable>(_ field: Field, _: E.Type) -> E? where E.RawValue == String {
         let allowed = E.allCases.map(\.rawValue)
         let expected = "one of \(allowed.joined(separator: ", "))"

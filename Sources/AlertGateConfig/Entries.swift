@@ -125,6 +125,8 @@ extension ConfigDecoder {
             refer(to: .appliance, value, at: field.value, owner: owner)
         }
 
+        let limits = decodeListenerLimits(mapping, proto: proto, described: described)
+
         if let proto, let listen, let listenField {
             // UDP and TCP may share a port; two stream listeners (or two UDP ones) may not.
             let socket = "\(proto == .syslogUDP ? "udp" : "tcp") \(listen)"
@@ -139,8 +141,63 @@ extension ConfigDecoder {
         return ListenerConfig(
             name: name, protocol: proto, listen: listen, certificate: certificate, clientAuth: clientAuth,
             path: path, maxMessageSize: maxMessageSize, defaultAppliance: defaultAppliance,
+            maxConnections: limits.maxConnections, maxConnectionsPerSource: limits.maxConnectionsPerSource,
+            handshakeTimeout: limits.handshakeTimeout, headerTimeout: limits.headerTimeout, idleTimeout: limits.idleTimeout,
+            maxRatePerSource: limits.maxRatePerSource, token: limits.token,
             location: mapping.location
         )
+    }
+
+    /// A listener's limits (SPEC §11), each refused where it does not apply: connection
+    /// limits and timeouts on syslog-udp (no connections), `handshake_timeout` without TLS,
+    /// `header_timeout` and `token` on anything but a webhook, `max_rate_per_source` on
+    /// anything but syslog-udp.
+    private func decodeListenerLimits(_ mapping: MappingReader, proto: ListenerProtocol?, described: String) -> ListenerLimitKeys {
+        var limits = ListenerLimitKeys(idleTimeout: ListenerConfig.defaultIdleTimeout(for: proto ?? .syslogTCP))
+        if let proto {
+            var misplaced: [(String, String)] = []
+            if proto == .syslogUDP {
+                for key in ["max_connections", "max_connections_per_source", "handshake_timeout", "header_timeout", "idle_timeout"] {
+                    misplaced.append((key, "syslog-udp has no connections"))
+                }
+            } else {
+                misplaced.append(("max_rate_per_source", "it applies to syslog-udp listeners only (TCP senders are limited by max_connections_per_source)"))
+            }
+            if !proto.usesTLS, proto != .syslogUDP {
+                misplaced.append(("handshake_timeout", "it does not use TLS"))
+            }
+            if proto != .webhook {
+                if proto != .syslogUDP { misplaced.append(("header_timeout", "it applies to webhook listeners only")) }
+                misplaced.append(("token", "it applies to webhook listeners only"))
+            }
+            for (key, reason) in misplaced {
+                if let field = mapping[key] {
+                    report("\(described) takes no \(key): \(reason)", at: field.keyLocation)
+                }
+            }
+        }
+        if let field = mapping.value("max_connections"), let value = integer(field, in: 1...1_000_000) {
+            limits.maxConnections = value
+        }
+        if let field = mapping.value("max_connections_per_source"), let value = integer(field, in: 1...1_000_000) {
+            limits.maxConnectionsPerSource = value
+        }
+        if let field = mapping.value("handshake_timeout"), let value = timeout(field) {
+            limits.handshakeTimeout = value
+        }
+        if let field = mapping.value("header_timeout"), let value = timeout(field) {
+            limits.headerTimeout = value
+        }
+        if let field = mapping.value("idle_timeout"), let value = timeout(field) {
+            limits.idleTimeout = value
+        }
+        if let field = mapping.value("max_rate_per_source"), let value = integer(field, in: 0...10_000_000) {
+            limits.maxRatePerSource = value
+        }
+        if let field = mapping.value("token"), let value = nonEmptyString(field, expected: "a token (such as ${WEBHOOK_TOKEN})") {
+            limits.token = value
+        }
+        return limits
     }
 
     // MARK: partners
@@ -297,4 +354,15 @@ extension ConfigDecoder {
         }
         return names
     }
+}
+
+/// The limit keys of one listener entry as decoded, with SPEC §11's defaults.
+struct ListenerLimitKeys {
+    var maxConnections = ListenerConfig.defaultMaxConnections
+    var maxConnectionsPerSource = ListenerConfig.defaultMaxConnectionsPerSource
+    var handshakeTimeout = ListenerConfig.defaultHandshakeTimeout
+    var headerTimeout = ListenerConfig.defaultHeaderTimeout
+    var idleTimeout: Duration
+    var maxRatePerSource = 0
+    var token: String?
 }

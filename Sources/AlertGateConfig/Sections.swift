@@ -16,7 +16,10 @@ enum ConfigKeys {
     static let selfSigned = ["cn", "acknowledge_insecure", "bits", "days", "subject"]
     static let appliance = ["name", "kind", "certificate", "validation", "match"]
     static let match = ["cn", "source"]
-    static let listener = ["name", "protocol", "listen", "certificate", "client_auth", "path", "max_message_size", "default_appliance"]
+    static let listener = [
+        "name", "protocol", "listen", "certificate", "client_auth", "path", "max_message_size", "default_appliance",
+        "max_connections", "max_connections_per_source", "handshake_timeout", "header_timeout", "idle_timeout", "max_rate_per_source", "token",
+    ]
     static let partner = ["name", "transport", "endpoint", "server_name", "name_check", "trust", "format", "framing", "headers", "batch", "retry"]
     static let batch = ["max_alerts", "max_bytes", "max_delay"]
     static let retry = ["initial", "max"]

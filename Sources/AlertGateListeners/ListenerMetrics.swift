@@ -21,6 +21,36 @@ public enum IngestErrorReason: String, Sendable, CaseIterable {
     /// The spool could not write: the batch was not stored (syslog over TCP: the
     /// connection is closed; webhook: 500).
     case spoolFailed = "spool-failed"
+    /// A syslog-udp datagram over its source's `max_rate_per_source`, dropped.
+    case rateLimited = "rate-limited"
+    /// A webhook request without the listener's bearer token (401).
+    case unauthorized
+}
+
+/// Why a listener closed a connection on its own (the `reason` of
+/// `alertgate_connections_refused_total`, SPEC §11).
+public enum ConnectionRefusal: String, Sendable, CaseIterable {
+    /// The listener had `max_connections` open: closed at once.
+    case maxConnections = "max-connections"
+    /// Its source address had `max_connections_per_source` open: closed at once.
+    case perSource = "per-source"
+    /// The TLS handshake and client check took longer than `handshake_timeout`.
+    case handshakeTimeout = "handshake-timeout"
+    /// A webhook request head took longer than `header_timeout`.
+    case headerTimeout = "header-timeout"
+    /// Silent for `idle_timeout` (webhook: no next request within it).
+    case idle
+
+    /// What the log line says happened.
+    var explanation: String {
+        switch self {
+        case .maxConnections: "the listener has max_connections open"
+        case .perSource: "its address has max_connections_per_source open"
+        case .handshakeTimeout: "the TLS handshake and client check took longer than handshake_timeout"
+        case .headerTimeout: "the request head did not arrive within header_timeout"
+        case .idle: "it sent nothing for idle_timeout"
+        }
+    }
 }
 
 /// The counters of one listener. Those on the hot path are made once, when the listener is
@@ -34,11 +64,13 @@ public enum IngestErrorReason: String, Sendable, CaseIterable {
 ///   metric, with the listener in the partner's place).
 /// - `alertgate_handshake_failures_total{appliance,partner="listener:NAME",check}`: a
 ///   client certificate refused under policy `required`.
+/// - `alertgate_connections_refused_total{listener,reason}`: see `ConnectionRefusal`.
 struct ListenerMetrics: Sendable {
     let listener: String
     private let factory: any MetricsFactory
     private let received: [String: Counter]
     private let errors: [IngestErrorReason: Counter]
+    private let refusals: [ConnectionRefusal: Counter]
 
     init(listener: String, appliances: [String], factory: any MetricsFactory) {
         self.listener = listener
@@ -53,6 +85,11 @@ struct ListenerMetrics: Sendable {
             errors[reason] = Counter(label: "alertgate_ingest_errors_total", dimensions: [("listener", listener), ("reason", reason.rawValue)], factory: factory)
         }
         self.errors = errors
+        var refusals: [ConnectionRefusal: Counter] = [:]
+        for reason in ConnectionRefusal.allCases {
+            refusals[reason] = Counter(label: "alertgate_connections_refused_total", dimensions: [("listener", listener), ("reason", reason.rawValue)], factory: factory)
+        }
+        self.refusals = refusals
     }
 
     /// Counts stored alerts by appliance; a batch is one appliance's (TCP, TLS, webhook) or
@@ -70,6 +107,10 @@ struct ListenerMetrics: Sendable {
 
     func countError(_ reason: IngestErrorReason, by count: Int = 1) {
         errors[reason]?.increment(by: Int64(count))
+    }
+
+    func countRefusal(_ reason: ConnectionRefusal) {
+        refusals[reason]?.increment()
     }
 
     func countBypassed(appliance: String, check: String) {

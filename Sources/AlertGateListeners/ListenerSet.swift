@@ -49,6 +49,8 @@ public actor ListenerSet {
     private let logger: Logger
     /// What `listening` reads without waiting for the actor.
     private let published = NIOLockedValueBox<[Bound]>([])
+    /// The last cut of `max_connections` logged (`warnIfCut`).
+    private var warnedCut: String?
 
     /// - Parameters:
     ///   - crlSource: where client certificates' CRLs come from (the runtime's `CRLCache`).
@@ -61,13 +63,44 @@ public actor ListenerSet {
         intake: any AlertIntake,
         logger: Logger,
         metrics: any MetricsFactory = MetricsSystem.factory,
+        budget: ConnectionBudget? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) throws(ListenerError) {
-        let context = ListenerSettings.Context(intake: intake, logger: logger, metrics: metrics)
+        let context = ListenerSettings.Context(intake: intake, logger: logger, metrics: metrics, budget: budget)
         entries = try ListenerSettings.all(config: config, store: store, crlSource: crlSource, context: context).map { Entry(listener: Self.listener($0)) }
         self.context = context
         self.group = group
         self.logger = logger
+        if let cut = Self.cut(config, budget: budget) {
+            warnedCut = cut.caps
+            logger.warning("\(cut.message)")
+        }
+    }
+
+    /// Says once (again only when the cut changes) that the listeners' `max_connections`
+    /// add up to more than the process's file descriptors allow, and what each gets.
+    private func warnIfCut(_ config: GatewayConfig) {
+        guard let cut = Self.cut(config, budget: context.budget) else {
+            warnedCut = nil
+            return
+        }
+        guard cut.caps != warnedCut else { return }
+        warnedCut = cut.caps
+        logger.warning("\(cut.message)")
+    }
+
+    /// The caps and the warning when the budget cuts `max_connections`, nil when it fits.
+    private static func cut(_ config: GatewayConfig, budget: ConnectionBudget?) -> (caps: String, message: String)? {
+        guard let budget else { return nil }
+        let streams = config.listeners.filter { $0.protocol != .syslogUDP }.map { (name: $0.name, maxConnections: $0.maxConnections) }
+        let (caps, cut) = budget.share(streams)
+        guard cut else { return nil }
+        let text = streams.map { "\($0.name) \(caps[$0.name] ?? 0)" }.joined(separator: ", ")
+        let total = streams.reduce(0) { $0 + $1.maxConnections }
+        return (
+            text,
+            "the listeners' max_connections add up to \(total), more than the \(budget.connections) connections the file descriptor limit leaves them (ulimit -n less \(ConnectionBudget.defaultReserve) kept for partners, the spool and the admin API): max_connections is cut to \(text)"
+        )
     }
 
     private static func listener(_ settings: ListenerSettings) -> any Listener {
@@ -140,6 +173,7 @@ public actor ListenerSet {
         }
         let next = try ListenerSettings.all(config: config, store: store, crlSource: crlSource, context: context, serving: serving)
         guard !stopped else { return }
+        warnIfCut(config)
         let previous = entries
         var kept: [(Entry, ListenerSettings)] = []
         var reordered: [Entry] = []

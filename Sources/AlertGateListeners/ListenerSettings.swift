@@ -18,6 +18,8 @@ struct ListenerSettings: Sendable {
         let intake: any AlertIntake
         let logger: Logger
         let metrics: any MetricsFactory
+        /// The connections all listeners may hold together; nil: no cap beyond their own.
+        let budget: ConnectionBudget?
     }
 
     /// The settings of every listener of `config`, in config order. Checks what can be
@@ -31,6 +33,8 @@ struct ListenerSettings: Sendable {
         config: GatewayConfig, store: CertificateStore, crlSource: any CRLSource, context: Context, serving: [String: ListenerTLS]? = nil
     ) throws(ListenerError) -> [ListenerSettings] {
         let applianceNames = config.appliances.map(\.name)
+        let streams = config.listeners.filter { $0.protocol != .syslogUDP }.map { (name: $0.name, maxConnections: $0.maxConnections) }
+        let caps = context.budget?.share(streams).caps ?? [:]
         var all: [ListenerSettings] = []
         for listener in config.listeners {
             let attribution: ApplianceAttribution
@@ -40,8 +44,9 @@ struct ListenerSettings: Sendable {
                 throw .configuration(listener: listener.name, error.description)
             }
             let environment = ListenerEnvironment(
-                config: listener, attribution: attribution, intake: context.intake, logger: context.logger,
-                metrics: ListenerMetrics(listener: listener.name, appliances: applianceNames, factory: context.metrics))
+                config: listener, limits: ConnectionLimits(listener, maxConnections: caps[listener.name]), attribution: attribution,
+                intake: context.intake, logger: context.logger,
+                metrics: ListenerMetrics(listener: listener.name, appliances: applianceNames, factory: context.metrics), logLimiter: ListenerLogLimiter())
             var tls: ListenerTLS?
             if listener.protocol.usesTLS {
                 do {

@@ -67,10 +67,10 @@ struct ListenerTLS: Sendable {
             let peerText = ListenerEnvironment.describe(remote)
             let commonName = leaf.commonName
             guard let attributed = environment.attribution.appliance(commonName: commonName, address: remote) else {
-                environment.metrics.countError(.unattributed)
-                environment.logger.error(
-                    "listener \(environment.name): refused the client certificate CN=\(commonName ?? "(none)") from \(peerText): it matches no appliance, the address matches none and the listener has no default_appliance",
-                    metadata: ["listener": "\(environment.name)", "peer": "\(peerText)", "reason": "unattributed"])
+                environment.problem(
+                    .unattributed, peer: peerText,
+                    "refused the client certificate CN=\(commonName ?? "(none)") from \(peerText): it matches no appliance, the address matches none and the listener has no default_appliance",
+                    level: .error)
                 let verdict = PeerVerdict(checks: [.failed(.chain, detail: "CN=\(commonName ?? "(none)") matches no appliance")], certificate: leaf)
                 return .refuse(verdict)
             }
@@ -103,17 +103,20 @@ struct ListenerTLS: Sendable {
             let failure = verdict.firstFailure!
             environment.metrics.countRefused(appliance: attributed.appliance, check: failure.code.rawValue)
             metadata["code"] = "\(failure.code.rawValue)"
-            environment.logger.error(
-                "listener \(environment.name): \(refusal) the client certificate CN=\(commonName) from \(peerText) (appliance \(attributed.appliance), validation required): \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
-                metadata: metadata)
+            // Once a second per listener whatever the number of senders refused (SPEC §11).
+            environment.log(
+                "client-refused", peer: peerText,
+                "\(refusal) the client certificate CN=\(commonName) from \(peerText) (appliance \(attributed.appliance), validation required): \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
+                level: .error, metadata: metadata)
             return verdict
         }
         for failure in verdict.failures {
             environment.metrics.countBypassed(appliance: attributed.appliance, check: failure.code.rawValue)
             metadata["code"] = "\(failure.code.rawValue)"
-            environment.logger.warning(
-                "validation policy none: accepting the client certificate CN=\(commonName) from \(peerText) on listener \(environment.name) despite a failed check: \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
-                metadata: metadata)
+            environment.log(
+                "client-bypassed", peer: peerText,
+                "validation policy none: accepting the client certificate CN=\(commonName) from \(peerText) despite a failed check: \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
+                level: .warning, metadata: metadata)
         }
         return verdict
     }

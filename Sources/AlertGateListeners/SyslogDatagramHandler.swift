@@ -1,3 +1,4 @@
+import AlertGateConfig
 import AlertGateCore
 import AlertGateIngest
 import Foundation
@@ -18,25 +19,36 @@ final class SyslogDatagramHandler: ChannelDuplexHandler {
     /// Replaced by each reload: the next datagram is attributed with the new appliances.
     private var environment: ListenerEnvironment
     private var batcher = IntakeBatcher()
-    private var limiter = LogRateLimiter()
     private var stopping = false
+    /// `max_rate_per_source`; nil when the listener sets none.
+    private var rateLimiter: SourceRateLimiter?
 
     init(environment: ListenerEnvironment) {
         self.environment = environment
+        rateLimiter = Self.rateLimiter(environment.config)
+    }
+
+    private static func rateLimiter(_ config: ListenerConfig) -> SourceRateLimiter? {
+        config.maxRatePerSource > 0 ? SourceRateLimiter(rate: config.maxRatePerSource) : nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         var message = envelope.data
         let peer = ListenerEnvironment.describe(envelope.remoteAddress)
+        if rateLimiter?.admit(envelope.remoteAddress.ipAddress ?? peer, now: .now()) == false {
+            environment.problem(
+                .rateLimited, peer: peer, "dropped a datagram from \(peer): over max_rate_per_source \(environment.config.maxRatePerSource) a second")
+            return
+        }
         guard let attributed = environment.attribution.appliance(commonName: nil, address: envelope.remoteAddress) else {
-            environment.problem(.unattributed, peer: peer, "dropped a datagram from \(peer): it matches no appliance and the listener has no default_appliance", limiter: &limiter)
+            environment.problem(.unattributed, peer: peer, "dropped a datagram from \(peer): it matches no appliance and the listener has no default_appliance")
             return
         }
         let bufferSize = SyslogDatagramListener.bufferSize(maxMessageSize: environment.config.maxMessageSize)
         guard message.readableBytes < bufferSize || bufferSize == SyslogDatagramListener.maximumDatagram else {
             // It filled its buffer: the kernel cut it.
-            environment.problem(.oversize, peer: peer, "skipped a datagram from \(peer) over max_message_size \(environment.config.maxMessageSize)", limiter: &limiter)
+            environment.problem(.oversize, peer: peer, "skipped a datagram from \(peer) over max_message_size \(environment.config.maxMessageSize)")
             return
         }
         // Senders often end a datagram with LF (or NUL); it is not part of the message.
@@ -47,12 +59,12 @@ final class SyslogDatagramHandler: ChannelDuplexHandler {
         }
         guard message.readableBytes > 0 else { return }
         guard message.readableBytes <= environment.config.maxMessageSize else {
-            environment.problem(.oversize, peer: peer, "skipped a datagram from \(peer) over max_message_size \(environment.config.maxMessageSize)", limiter: &limiter)
+            environment.problem(.oversize, peer: peer, "skipped a datagram from \(peer) over max_message_size \(environment.config.maxMessageSize)")
             return
         }
         let result = environment.parser.parse(message, receivedAt: Date(), appliance: attributed.appliance, sourceAddress: envelope.remoteAddress.ipAddress)
         if result.problems.contains(.invalidUTF8) {
-            environment.problem(.invalidUTF8, peer: peer, "message from \(peer) is not valid UTF-8; forwarded with U+FFFD in place of the bad bytes", limiter: &limiter)
+            environment.problem(.invalidUTF8, peer: peer, "message from \(peer) is not valid UTF-8; forwarded with U+FFFD in place of the bad bytes")
         }
         batcher.collect(result.alert)
     }
@@ -80,6 +92,9 @@ final class SyslogDatagramHandler: ChannelDuplexHandler {
         if let event = event as? ListenerReconfigured {
             // No connection to review: each datagram is attributed on its own.
             environment = event.settings.environment
+            if environment.config.maxRatePerSource != rateLimiter?.rate ?? 0 {
+                rateLimiter = Self.rateLimiter(environment.config)
+            }
             let bufferSize = SyslogDatagramListener.bufferSize(maxMessageSize: environment.config.maxMessageSize)
             _ = context.channel.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: bufferSize))
             return
@@ -104,7 +119,7 @@ final class SyslogDatagramHandler: ChannelDuplexHandler {
             environment.metrics.countReceived(batch)
             next = batcher.stored()
         case .full(let retryAfter):
-            environment.problem(.spoolFull, peer: "-", "the spool is full: holding \(batch.count) alerts and reading no datagrams; trying again in \(retryAfter)", limiter: &limiter)
+            environment.problem(.spoolFull, peer: "-", "the spool is full: holding \(batch.count) alerts and reading no datagrams; trying again in \(retryAfter)")
             context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(retryAfter)) {
                 self.submit(batch, context: context)
             }

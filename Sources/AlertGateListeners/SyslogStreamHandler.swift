@@ -24,7 +24,6 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     private let usesTLS: Bool
     private var decoder: SyslogFrameDecoder
     private var batcher = IntakeBatcher()
-    private var limiter = LogRateLimiter()
     private var remote: SocketAddress?
     private var peer = "unknown"
     /// The peer's IP, as alerts carry it.
@@ -96,7 +95,7 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     private func attribute(commonName: String?, context: ChannelHandlerContext) {
         guard let attributed = environment.attribution.appliance(commonName: commonName, address: remote) else {
             let who = commonName.map { "CN=\($0) from \(peer)" } ?? peer
-            environment.problem(.unattributed, peer: peer, "closed the connection of \(who): it matches no appliance and the listener has no default_appliance", limiter: &limiter, level: .error)
+            environment.problem(.unattributed, peer: peer, "closed the connection of \(who): it matches no appliance and the listener has no default_appliance", level: .error)
             dropping = true
             context.close(promise: nil)
             return
@@ -135,15 +134,13 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
         case TLSError.peerRefused:
             break  // logged and counted by the peer check
         case TLSError.handshakeFailed(let reason):
-            environment.problem(.handshake, peer: peer, "TLS handshake with \(peer) failed: \(reason)", limiter: &limiter)
+            environment.problem(.handshake, peer: peer, "TLS handshake with \(peer) failed: \(reason)")
         case TLSError.closedDuringHandshake:
-            environment.problem(.handshake, peer: peer, "\(peer) closed the connection during the TLS handshake", limiter: &limiter, level: .info)
+            environment.problem(.handshake, peer: peer, "\(peer) closed the connection during the TLS handshake", level: .info)
         case TLSError.uncleanShutdown:
             break  // common with syslog senders, and what was received was handled
         default:
-            if limiter.admit() != nil {
-                environment.logger.info("listener \(environment.name): connection from \(peer): \(error)", metadata: ["listener": "\(environment.name)", "peer": "\(peer)"])
-            }
+            environment.log("connection-error", peer: peer, "connection from \(peer): \(error)", level: .info)
         }
         context.close(promise: nil)
     }
@@ -176,13 +173,13 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
             case .message(let message):
                 let result = environment.parser.parse(message, receivedAt: receivedAt, appliance: appliance, sourceAddress: sourceAddress)
                 if result.problems.contains(.invalidUTF8) {
-                    environment.problem(.invalidUTF8, peer: peer, "message from \(peer) is not valid UTF-8; forwarded with U+FFFD in place of the bad bytes", limiter: &limiter)
+                    environment.problem(.invalidUTF8, peer: peer, "message from \(peer) is not valid UTF-8; forwarded with U+FFFD in place of the bad bytes")
                 }
                 batcher.collect(result.alert)
             case .oversize(let bytes):
-                environment.problem(.oversize, peer: peer, "skipped a message of \(bytes) bytes from \(peer): over max_message_size \(environment.config.maxMessageSize)", limiter: &limiter)
+                environment.problem(.oversize, peer: peer, "skipped a message of \(bytes) bytes from \(peer): over max_message_size \(environment.config.maxMessageSize)")
             case .brokenFrame(let reason):
-                environment.problem(.brokenFrame, peer: peer, "broken octet-counted frame from \(peer): \(reason)", limiter: &limiter)
+                environment.problem(.brokenFrame, peer: peer, "broken octet-counted frame from \(peer): \(reason)")
             }
         }
     }
@@ -213,7 +210,7 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
             after(batcher.stored(), context: context)
         case .full(let retryAfter):
             // Not reading meanwhile: the sender's TCP window fills and it slows down.
-            environment.problem(.spoolFull, peer: peer, "the spool is full: holding \(batch.count) alerts from \(peer) and reading no more; trying again in \(retryAfter)", limiter: &limiter)
+            environment.problem(.spoolFull, peer: peer, "the spool is full: holding \(batch.count) alerts from \(peer) and reading no more; trying again in \(retryAfter)")
             context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(retryAfter)) {
                 self.submit(batch, context: context)
             }

@@ -13,7 +13,9 @@ import NIOHTTP1
 /// `POST` on the configured path with one JSON alert or an array of them. The answer comes
 /// after the intake's: `202 {"accepted": N}` once stored, `503` with `Retry-After` when
 /// the spool is full, `500` when it failed; `400` names what is wrong with the body; `403`
-/// when the sender matches no appliance; `404`, `405`; `413` over the body limit.
+/// when the sender matches no appliance; `401` without the listener's bearer token (when
+/// it has one); `404`, `405`; `413` over the body limit. It tells the `ConnectionGuard`
+/// below the HTTP decoder where each request is (`WebhookProgress`), for the timeouts.
 final class WebhookHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -32,7 +34,8 @@ final class WebhookHandler: ChannelInboundHandler {
     /// The most a request body may hold.
     private let bodyLimit: Int
     private var state = State.idle
-    private var limiter = LogRateLimiter()
+    /// nil: the listener takes requests without a token.
+    private let token: BearerToken?
     private var peer = "unknown"
     private var remote: SocketAddress?
     private var attributed: ApplianceAttribution.Attributed?
@@ -42,6 +45,7 @@ final class WebhookHandler: ChannelInboundHandler {
     init(settings: ListenerSettings) {
         environment = settings.environment
         bodyLimit = WebhookListener.bodyLimit(maxMessageSize: environment.config.maxMessageSize)
+        token = environment.config.token.map(BearerToken.init)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -74,11 +78,9 @@ final class WebhookHandler: ChannelInboundHandler {
         case TLSError.peerRefused, TLSError.uncleanShutdown:
             break
         case TLSError.handshakeFailed(let reason):
-            environment.problem(.handshake, peer: peer, "TLS handshake with \(peer) failed: \(reason)", limiter: &limiter)
+            environment.problem(.handshake, peer: peer, "TLS handshake with \(peer) failed: \(reason)")
         default:
-            if limiter.admit() != nil {
-                environment.logger.info("listener \(environment.name): connection from \(peer): \(error)", metadata: ["listener": "\(environment.name)", "peer": "\(peer)"])
-            }
+            environment.log("connection-error", peer: peer, "connection from \(peer): \(error)", level: .info)
         }
         context.close(promise: nil)
     }
@@ -86,6 +88,18 @@ final class WebhookHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .idle):
+            context.triggerUserOutboundEvent(WebhookProgress.headReceived, promise: nil)
+            // A head the decoder finished in the read that took it past the limit
+            // (`ConnectionGuard` refuses one that never finishes).
+            let headBytes = Self.size(of: head)
+            if headBytes > environment.limits.maxHeadBytes {
+                refuseOversizeHead(headBytes, head: head, context: context)
+                return
+            }
+            if let token, !token.admits(head.headers.first(name: "authorization")) {
+                refuseUnauthorized(head: head, context: context)
+                return
+            }
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > bodyLimit {
                 refuseOversize(length, head: head, context: context)
                 return
@@ -105,6 +119,7 @@ final class WebhookHandler: ChannelInboundHandler {
             state = .receiving(head, body)
         case (.end, .receiving(let head, let body)):
             state = .answering
+            context.triggerUserOutboundEvent(WebhookProgress.requestComplete, promise: nil)
             handle(head, body: body, context: context)
         case (_, .discarding):
             break
@@ -127,7 +142,7 @@ final class WebhookHandler: ChannelInboundHandler {
             return
         }
         guard let attributed else {
-            environment.problem(.unattributed, peer: peer, "refused a webhook request from \(peer): it matches no appliance and the listener has no default_appliance", limiter: &limiter)
+            environment.problem(.unattributed, peer: peer, "refused a webhook request from \(peer): it matches no appliance and the listener has no default_appliance")
             respond(.forbidden, .error("the sender matches no appliance: present a client certificate whose CN an appliance matches, or send from an address one matches"), head: head, context: context)
             return
         }
@@ -136,7 +151,7 @@ final class WebhookHandler: ChannelInboundHandler {
         case .success(let parsed):
             alerts = parsed
         case .failure(let error):
-            environment.problem(.badRequest, peer: peer, "refused a webhook body from \(peer): \(error)", limiter: &limiter)
+            environment.problem(.badRequest, peer: peer, "refused a webhook body from \(peer): \(error)")
             respond(.badRequest, .error(error.description), head: head, context: context)
             return
         }
@@ -160,7 +175,7 @@ final class WebhookHandler: ChannelInboundHandler {
             respond(.accepted, .accepted(alerts.count), head: head, context: context)
         case .full(let retryAfter):
             let seconds = max(1, Int(retryAfter.seconds.rounded(.up)))
-            environment.problem(.spoolFull, peer: peer, "the spool is full: answered 503 to \(peer) for \(alerts.count) alerts, retry after \(seconds) s", limiter: &limiter)
+            environment.problem(.spoolFull, peer: peer, "the spool is full: answered 503 to \(peer) for \(alerts.count) alerts, retry after \(seconds) s")
             respond(.serviceUnavailable, .error("the gateway's spool is full; retry after \(seconds) s"), head: head, extraHeaders: [("Retry-After", "\(seconds)")], context: context)
         case .failed(let reason):
             environment.metrics.countError(.spoolFailed)
@@ -171,9 +186,31 @@ final class WebhookHandler: ChannelInboundHandler {
         }
     }
 
+    /// The bytes of `head` as sent, near enough: request line and header lines.
+    static func size(of head: HTTPRequestHead) -> Int {
+        head.headers.reduce(head.method.rawValue.utf8.count + head.uri.utf8.count + 12) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } + 2
+    }
+
+    private func refuseOversizeHead(_ bytes: Int, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        state = .discarding
+        let limit = environment.limits.maxHeadBytes
+        environment.problem(.oversize, peer: peer, "refused a webhook request head of \(bytes) bytes from \(peer): over the limit of \(limit) bytes (431)")
+        writeResponse(.requestHeaderFieldsTooLarge, .error("the request head is larger than \(limit) bytes"), keepAlive: false, version: head.version, extraHeaders: [], context: context)
+    }
+
+    /// Without the token: 401 and close, before its body is read.
+    private func refuseUnauthorized(head: HTTPRequestHead, context: ChannelHandlerContext) {
+        state = .discarding
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? head.uri
+        environment.problem(.unauthorized, peer: peer, "refused a webhook request for \(path) from \(peer): no valid bearer token (401)")
+        writeResponse(
+            .unauthorized, .error("this webhook needs Authorization: Bearer TOKEN"), keepAlive: false, version: head.version,
+            extraHeaders: [("WWW-Authenticate", "Bearer")], context: context)
+    }
+
     private func refuseOversize(_ bytes: Int, head: HTTPRequestHead, context: ChannelHandlerContext) {
         state = .discarding
-        environment.problem(.oversize, peer: peer, "refused a webhook body of \(bytes) bytes or more from \(peer): over the limit of \(bodyLimit) bytes", limiter: &limiter)
+        environment.problem(.oversize, peer: peer, "refused a webhook body of \(bytes) bytes or more from \(peer): over the limit of \(bodyLimit) bytes")
         writeResponse(.payloadTooLarge, .error("the body is larger than \(bodyLimit) bytes"), keepAlive: false, version: head.version, extraHeaders: [], context: context)
     }
 
@@ -201,6 +238,9 @@ final class WebhookHandler: ChannelInboundHandler {
         var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", "\(buffer.readableBytes)")])
         headers.add(contentsOf: extraHeaders)
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        // Before the end is written: NIO's pipeline handler may hand on a pipelined
+        // request as soon as it is, and that one's head comes after this.
+        context.triggerUserOutboundEvent(WebhookProgress.responded, promise: nil)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))

@@ -23,14 +23,15 @@ struct WebhookListener: Listener {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    tracker.track(channel)
-                    let pipeline = channel.pipeline.syncOperations
                     let current = settings.current
+                    try SyslogStreamListener.admit(channel, to: tracker, environment: current.environment)
+                    let pipeline = channel.pipeline.syncOperations
                     // Webhook listeners always have a TLS side (`ListenerSettings.all`).
                     let tls = current.tls!
                     let check = tls.peerCheck(remote: channel.remoteAddress, environment: current.environment)
                     try pipeline.addHandler(QuiesceOnceHandler())
                     try pipeline.addHandler(TLSHandler(context: tls.context, peerCheck: check))
+                    try pipeline.addHandler(ConnectionGuard(environment: current.environment, style: .http, usesTLS: true))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                     try pipeline.addHandler(WebhookHandler(settings: current))
                 }

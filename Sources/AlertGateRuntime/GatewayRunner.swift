@@ -85,9 +85,17 @@ public struct GatewayRunner: Sendable {
             deadLetters: DeadLetterFile(directory: dataDirectory.appendingPathComponent("dead-letter")),
             counters: counters, logger: logger)
         let intake = SpoolIntake(rules: ForwardingRules(config), spool: spool, counters: counters)
+        // The listeners' connections stay within the descriptors left after a reserve for
+        // partner links, the spool and the admin API (`ConnectionBudget`).
+        let descriptors = FileDescriptorLimit.raiseToHard()
+        if let failure = descriptors.failure {
+            logger.warning("could not raise the open-file limit: \(failure)")
+        }
         let listenerSet: ListenerSet
         do {
-            listenerSet = try ListenerSet(config: config, store: loaded.store.store, crlSource: loaded.loader.crlCache, intake: intake, logger: logger)
+            listenerSet = try ListenerSet(
+                config: config, store: loaded.store.store, crlSource: loaded.loader.crlCache, intake: intake, logger: logger,
+                budget: ConnectionBudget(fileDescriptorLimit: descriptors.limit))
         } catch {
             logger.error("not starting: \(error)")
             return 1

@@ -1,3 +1,4 @@
+import AlertGateCore
 import Foundation
 import Logging
 
@@ -34,8 +35,10 @@ public struct LineLogHandler: LogHandler {
         let line: String
         switch format {
         case .text:
-            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quoted("\($0.value)"))" }
-            line = ([time, level, event.message.description] + fields).joined(separator: " ")
+            // Messages and values carry peers' text (CNs, addresses, messages): escaped, so
+            // that a peer never starts a line of its own (SPEC §11). JSON escapes anyway.
+            let fields = merged.sorted { $0.key < $1.key }.map { "\(LogEscaping.escaped($0.key))=\(Self.quoted(LogEscaping.escaped("\($0.value)")))" }
+            line = ([time, level, LogEscaping.escaped(event.message.description)] + fields).joined(separator: " ")
         case .json:
             var object: [String: String] = ["time": time, "level": level, "message": event.message.description, "logger": label]
             for (key, value) in merged { object[key] = "\(value)" }

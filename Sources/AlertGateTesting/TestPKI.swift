@@ -48,6 +48,10 @@ public final class TestPKI: @unchecked Sendable {
         public var startDate: String?
         public var endDate: String?
         public var derCertificate = false
+        /// The subject as the `[dn]` section of an `openssl req` config (`CN = x\\ny`),
+        /// used instead of `subject`: it can write what `-subj` cannot, such as a line
+        /// break in the CN (a hostile peer's certificate).
+        public var subjectConfig: String?
 
         public init(commonName: String, subject: String? = nil) {
             self.commonName = commonName
@@ -142,7 +146,13 @@ public final class TestPKI: @unchecked Sendable {
                 try OpenSSLCLI.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", plainKey])
             }
             let request = directory.appendingPathComponent("\(name).csr").path
-            try OpenSSLCLI.run(["req", "-new", "-key", plainKey, "-subj", options.subject, "-out", request])
+            if let subjectConfig = options.subjectConfig {
+                let config = directory.appendingPathComponent("\(name).req.cnf")
+                try "[req]\nprompt = no\ndistinguished_name = dn\nstring_mask = utf8only\n[dn]\n\(subjectConfig)\n".write(to: config, atomically: true, encoding: .utf8)
+                try OpenSSLCLI.run(["req", "-new", "-key", plainKey, "-config", config.path, "-out", request])
+            } else {
+                try OpenSSLCLI.run(["req", "-new", "-key", plainKey, "-subj", options.subject, "-out", request])
+            }
 
             var extensions = [
                 "basicConstraints=CA:FALSE",

@@ -6,6 +6,7 @@ import AlertGateTesting
 import Foundation
 import Logging
 import MetricsTestKit
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Testing
@@ -61,6 +62,8 @@ final class ListenerHarness: Sendable {
     let pki: TestPKI
     let intake: RecordingIntake
     let metrics = TestMetrics()
+    /// Every line the listeners logged.
+    let logs = LogRecorder()
     let listeners: ListenerSet
     /// The store the listeners started with.
     let store: CertificateStore
@@ -85,7 +88,8 @@ final class ListenerHarness: Sendable {
     }
 
     init(
-        listeners: [ListenerConfig], appliances: [ApplianceConfig], answers: [IntakeOutcome] = [], pki: TestPKI? = nil, store: CertificateStore? = nil
+        listeners: [ListenerConfig], appliances: [ApplianceConfig], answers: [IntakeOutcome] = [], pki: TestPKI? = nil, store: CertificateStore? = nil,
+        budget: ConnectionBudget? = nil
     ) async throws {
         let pki = try pki ?? TestPKI()
         self.pki = pki
@@ -93,9 +97,12 @@ final class ListenerHarness: Sendable {
         self.store = store
         let config = Self.config(pki: pki, listeners: listeners, appliances: appliances)
         intake = RecordingIntake(answers: answers)
-        var logger = Logger(label: "listeners-test")
+        let logs = logs
+        var logger = Logger(label: "listeners-test") { label in
+            MultiplexLogHandler([StreamLogHandler.standardOutput(label: label), RecordingLogHandler(recorder: logs)])
+        }
         logger.logLevel = .debug
-        self.listeners = try ListenerSet(config: config, store: store, crlSource: NoCRLs(), intake: intake, logger: logger, metrics: metrics)
+        self.listeners = try ListenerSet(config: config, store: store, crlSource: NoCRLs(), intake: intake, logger: logger, metrics: metrics, budget: budget)
         try await self.listeners.start()
     }
 
@@ -137,6 +144,38 @@ final class ListenerHarness: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         return counter(label, dimensions)
+    }
+}
+
+/// The lines a logger wrote, for tests of what is logged (and how often).
+final class LogRecorder: Sendable {
+    private let lines = NIOLockedValueBox<[String]>([])
+
+    func append(_ line: String) {
+        lines.withLockedValue { $0.append(line) }
+    }
+
+    var all: [String] {
+        lines.withLockedValue { $0 }
+    }
+
+    func containing(_ fragment: String) -> [String] {
+        all.filter { $0.contains(fragment) }
+    }
+}
+
+struct RecordingLogHandler: LogHandler {
+    let recorder: LogRecorder
+    var logLevel: Logger.Level = .debug
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        recorder.append("\(event.level) \(event.message)")
     }
 }
 
