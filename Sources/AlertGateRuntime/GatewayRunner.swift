@@ -166,7 +166,7 @@ public struct GatewayRunner: Sendable {
     }
 
     static func logger(for settings: LogSection) throws -> Logger {
-        let output = try settings.file.map(LogOutput.file) ?? .standardError
+        let output = try settings.file.map { try LogOutput.file($0) } ?? .standardError
         let format: LineLogHandler.Format = settings.format == .json ? .json : .text
         return Logger(label: "alertgate") { label in LineLogHandler(label: label, format: format, output: output) }
     }
