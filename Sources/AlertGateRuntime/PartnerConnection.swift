@@ -111,7 +111,9 @@ public final class PartnerConnection: SecureChannel {
         let outcome = Self.outcome(of: verdict, policy: policy.policy)
         let (refusal, newlyReported): (TransportError?, [CheckResult]) = state.withLock { state in
             if state.running?.generation == generation { state.running = nil }
-            state.checkedGeneration = max(state.checkedGeneration, generation)
+            // Not max(): after a reload the policy's CRL source is a new cache, whose
+            // generations start again. A lower value only costs one more check.
+            state.checkedGeneration = generation
             if case .close(let refusal) = outcome, state.refusal == nil {
                 state.refusal = refusal
             }
