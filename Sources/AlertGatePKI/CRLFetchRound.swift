@@ -45,7 +45,8 @@ enum CRLFetchRound {
         return results
     }
 
-    /// The distinct `http`/other CRL locations of `chain`, in order of appearance.
+    /// The distinct CRL locations the certificates of `chain` name (its self-signed
+    /// anchor aside), in order of appearance.
     static func locations(of chain: [X509Certificate]) -> [String] {
         var seen: Set<String> = []
         var urls: [String] = []

@@ -109,21 +109,25 @@ public final class PartnerConnection: SecureChannel {
     private func recheck(with policy: PeerPolicy, generation: UInt64) async -> TransportError? {
         let verdict = await policy.validator.recheckRevocation(of: verifiedChain, expecting: policy.expectation)
         let outcome = Self.outcome(of: verdict, policy: policy.policy)
-        let (refusal, newlyReported): (TransportError?, [CheckResult]) = state.withLock { state in
+        let (refusal, refusedNow, newlyReported): (TransportError?, Bool, [CheckResult]) = state.withLock { state in
             if state.running?.generation == generation { state.running = nil }
             // Not max(): after a reload the policy's CRL source is a new cache, whose
             // generations start again. A lower value only costs one more check.
             state.checkedGeneration = generation
+            var refusedNow = false
             if case .close(let refusal) = outcome, state.refusal == nil {
                 state.refusal = refusal
+                refusedNow = true
             }
             let fresh = verdict.failures.filter { state.reported.insert($0.code.rawValue).inserted }
-            return (state.refusal, fresh)
+            return (state.refusal, refusedNow, fresh)
         }
-        report(outcome, newlyReported)
         if case .close = outcome {
+            // Once per connection, however many checks found it revoked.
+            guard refusedNow else { return refusal }
             channel.close(promise: nil)
         }
+        report(outcome, newlyReported)
         return refusal
     }
 
