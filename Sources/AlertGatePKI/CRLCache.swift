@@ -1,10 +1,26 @@
 import AlertGateCore
 import Foundation
+import Synchronization
 
 /// Where certificate checks get the CRL of a distribution point.
 public protocol CRLSource: Sendable {
     /// The CRL published at `url`, current per the source's freshness rules.
     func revocationList(at url: String) async throws(CRLFetchError) -> CertificateRevocationList
+
+    /// The revocation generation: it grows whenever a CRL the source holds changes. A
+    /// connection notes the generation its peer's chain was checked at; a different one
+    /// now means the chain must be checked again before anything more is sent on it.
+    var generation: UInt64 { get }
+
+    /// How long one peer's revocation check may take in all, its CRLs fetched in parallel
+    /// (`store.crl.timeout`).
+    var checkTimeout: Duration { get }
+}
+
+extension CRLSource {
+    /// A source whose CRLs never change (tests' fixed CRLs).
+    public var generation: UInt64 { 0 }
+    public var checkTimeout: Duration { .seconds(5) }
 }
 
 extension CRLSource {
@@ -39,6 +55,8 @@ public actor CRLCache: CRLSource {
     private let fetcher: any CRLFetching
     private let directory: URL?
     private let maxAge: Duration
+    public nonisolated let checkTimeout: Duration
+    private nonisolated let changes = Atomic<UInt64>(0)
     private let now: @Sendable () -> Date
     private var entries: [String: Entry] = [:]
     private var inFlight: [String: Task<Entry, any Error>] = [:]
@@ -46,11 +64,22 @@ public actor CRLCache: CRLSource {
     /// - Parameters:
     ///   - directory: where fetched CRLs are kept across restarts; nil keeps them in memory.
     ///   - maxAge: the longest a CRL is used before it is fetched again.
-    public init(fetcher: any CRLFetching, directory: URL?, maxAge: Duration = .seconds(3600), now: @escaping @Sendable () -> Date = Date.init) {
+    ///   - checkTimeout: how long one peer's revocation check may take in all.
+    public init(
+        fetcher: any CRLFetching, directory: URL?, maxAge: Duration = .seconds(3600), checkTimeout: Duration = .seconds(5),
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.fetcher = fetcher
         self.directory = directory
         self.maxAge = maxAge
+        self.checkTimeout = checkTimeout
         self.now = now
+    }
+
+    /// Grows by one each time a fetch brings a CRL that differs from the one held: read
+    /// without waiting for the actor, before every send on a partner connection.
+    public nonisolated var generation: UInt64 {
+        changes.load(ordering: .acquiring)
     }
 
     public func revocationList(at url: String) async throws(CRLFetchError) -> CertificateRevocationList {
@@ -120,8 +149,13 @@ public actor CRLCache: CRLSource {
         defer { inFlight[url] = nil }
         do {
             let entry = try await task.value
+            let changed = entries[url].map { $0.crl.derEncoded != entry.crl.derEncoded } ?? true
             entries[url] = entry
             saveToDisk(url, entry.crl)
+            if changed {
+                // After the entry is in place: whoever sees the new generation gets the new CRL.
+                changes.add(1, ordering: .releasing)
+            }
             return entry
         } catch let error as CRLFetchError {
             throw error

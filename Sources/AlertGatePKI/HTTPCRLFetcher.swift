@@ -43,11 +43,19 @@ public struct HTTPCRLFetcher: CRLFetching {
     private let group: any EventLoopGroup
     private let proxy: Proxy?
     private let timeout: TimeAmount
+    private let refusing: CRLAddressPolicy
 
-    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, proxy: Proxy? = nil, timeout: Duration = .seconds(5)) {
+    /// - Parameter refusing: addresses no CRL is fetched from (link-local, unspecified,
+    ///   the admin API). Through a proxy, which resolves names itself, only IP literals
+    ///   and `localhost` are checked.
+    public init(
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, proxy: Proxy? = nil, timeout: Duration = .seconds(5),
+        refusing: CRLAddressPolicy = CRLAddressPolicy()
+    ) {
         self.group = group
         self.proxy = proxy
         self.timeout = TimeAmount(timeout)
+        self.refusing = refusing
     }
 
     public func fetch(_ url: String) async throws(CRLFetchError) -> [UInt8] {
@@ -59,15 +67,26 @@ public struct HTTPCRLFetcher: CRLFetching {
         let port = components.port ?? 80
         let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         let target = (proxy == nil) ? path + (components.percentEncodedQuery.map { "?" + $0 } ?? "") : url
-        let connectHost = proxy?.host ?? host
-        let connectPort = proxy?.port ?? port
         let hostHeader = components.port.map { "\(host):\($0)" } ?? host
+        let bareHost = CRLAddressPolicy.unbracketed(host)
+        let addresses: [SocketAddress]
+        do {
+            addresses = try await checkedAddresses(of: bareHost, port: port)
+        } catch {
+            throw CRLFetchError(url: url, reason: error.reason)
+        }
 
         let get = HTTPGet(group: group, connectTimeout: timeout, timeout: timeout, maximumSize: Self.maximumSize)
         let headers = [("Host", hostHeader), ("User-Agent", "alertgate"), ("Accept", "application/pkix-crl, */*")]
         let response: HTTPGet.Response
+        let connectHost = proxy?.host ?? bareHost
+        let connectPort = proxy?.port ?? port
         do {
-            response = try await get.get(host: connectHost, port: connectPort, target: target, headers: headers)
+            if let proxy {
+                response = try await get.get(host: proxy.host, port: proxy.port, target: target, headers: headers)
+            } else {
+                response = try await get.get(addresses: addresses, target: target, headers: headers)
+            }
         } catch {
             let reason: String
             switch error {
@@ -89,5 +108,34 @@ public struct HTTPCRLFetcher: CRLFetching {
             throw CRLFetchError(url: url, reason: "HTTP status \(response.status.code) \(response.status.reasonPhrase)")
         }
         return response.body
+    }
+
+    /// The addresses a fetch from `host` connects to, each checked against `refusing`;
+    /// through a proxy, none (the proxy connects) unless `host` is an IP literal or
+    /// `localhost`, which are checked all the same. Resolution blocks, so it runs on
+    /// NIO's thread pool.
+    private func checkedAddresses(of host: String, port: Int) async throws(CRLFetchError) -> [SocketAddress] {
+        let policy = refusing
+        let literal = IPAddressLiteral.isIP(host) || host.lowercased() == "localhost"
+        if proxy != nil, !literal { return [] }
+        let outcome: Result<[SocketAddress], CRLFetchError>
+        do {
+            outcome = try await NIOThreadPool.singleton.runIfActive { () -> Result<[SocketAddress], CRLFetchError> in
+                do throws(CRLFetchError) {
+                    let addresses = try CRLAddressPolicy.resolve(host, port: port)
+                    // One refused address refuses the name: it could be the one connected to.
+                    if let refusal = addresses.lazy.compactMap(policy.refusal).first {
+                        return .failure(CRLFetchError(url: host, reason: "refused: \(refusal); no CRL is fetched from there"))
+                    }
+                    return .success(addresses)
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } catch {
+            throw CRLFetchError(url: host, reason: "cannot resolve \(host): \(error)")
+        }
+        let addresses = try outcome.get()
+        return proxy == nil ? addresses : []
     }
 }

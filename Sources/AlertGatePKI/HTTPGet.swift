@@ -37,6 +37,34 @@ public struct HTTPGet: Sendable {
     /// GETs `target` (a path, or a whole URL through a proxy) from `host`:`port`, with
     /// `headers` besides `Connection: close`.
     public func get(host: String, port: Int, target: String, headers: [(String, String)]) async throws(Failure) -> Response {
+        try await get(target: target, headers: headers) { bootstrap, _ in bootstrap.connect(host: host, port: port) }
+    }
+
+    /// GETs `target` from the first of `addresses` that takes the connection, in order
+    /// (addresses resolved and checked beforehand: nothing is resolved again).
+    public func get(addresses: [SocketAddress], target: String, headers: [(String, String)]) async throws(Failure) -> Response {
+        try await get(target: target, headers: headers) { bootstrap, eventLoop in
+            Self.connect(bootstrap, to: addresses[...], on: eventLoop)
+        }
+    }
+
+    struct NoAddress: Error, CustomStringConvertible {
+        var description: String { "no address to connect to" }
+    }
+
+    private static func connect(_ bootstrap: ClientBootstrap, to addresses: ArraySlice<SocketAddress>, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        guard let first = addresses.first else {
+            return eventLoop.makeFailedFuture(NoAddress())
+        }
+        let rest = addresses.dropFirst()
+        return bootstrap.connect(to: first).flatMapError { error in
+            rest.isEmpty ? eventLoop.makeFailedFuture(error) : connect(bootstrap, to: rest, on: eventLoop)
+        }
+    }
+
+    private func get(
+        target: String, headers: [(String, String)], connect: (ClientBootstrap, any EventLoop) -> EventLoopFuture<any Channel>
+    ) async throws(Failure) -> Response {
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: Response.self)
         let maximumSize = maximumSize
@@ -50,7 +78,7 @@ public struct HTTPGet: Sendable {
             }
         let timeout = timeout
         let deadline = eventLoop.scheduleTask(in: timeout) { promise.fail(Failure.noAnswer(within: timeout)) }
-        bootstrap.connect(host: host, port: port).whenComplete { result in
+        connect(bootstrap, eventLoop).whenComplete { result in
             switch result {
             case .failure(let error):
                 promise.fail(Failure.connect(error))

@@ -44,10 +44,16 @@ public struct PeerVerdict: Sendable {
     public var checks: [CheckResult]
     /// The peer's certificate (leaf), for messages and status.
     public var certificate: X509Certificate?
+    /// The chain OpenSSL built from the peer's certificate to a trust anchor (leaf first),
+    /// of the certificates the peer presented; empty when no chain of trust was found.
+    /// Revocation is checked on it alone, and a connection keeps it to check it again
+    /// when the CRLs change.
+    public var verifiedChain: [X509Certificate]
 
-    public init(checks: [CheckResult], certificate: X509Certificate?) {
+    public init(checks: [CheckResult], certificate: X509Certificate?, verifiedChain: [X509Certificate] = []) {
         self.checks = checks
         self.certificate = certificate
+        self.verifiedChain = verifiedChain
     }
 
     public var failures: [CheckResult] { checks.filter(\.isFailure) }
@@ -74,17 +80,24 @@ public struct PeerValidator: Sendable {
         }
         var checks: [CheckResult] = []
         let verifier = X509Verifier(anchors: expectation.trustAnchors, intermediates: Array(chain.dropFirst()))
-        let chainFailure = verifier.verify(leaf, mode: .chain)
-        if let chainFailure {
-            checks.append(.failed(.chain, detail: "\(chainFailure.reason) (depth \(chainFailure.depth), subject \(leaf.subject.description))"))
-        } else {
+        var verified: [X509Certificate] = []
+        var chainFailure: X509Verifier.Failure?
+        switch verifier.build(leaf, mode: .chain) {
+        case .success(let built):
+            verified = built
             checks.append(.passed(.chain))
+        case .failure(let failure):
+            chainFailure = failure
+            checks.append(.failed(.chain, detail: "\(failure.reason) (depth \(failure.depth), subject \(leaf.subject.description))"))
         }
 
+        // The validity of the path to the anchor: a certificate the peer sent along that
+        // is no part of it does not count.
+        let path = verified.isEmpty ? chain : verified
         let now = now()
-        let expired = chain.first { now > $0.notAfter }
+        let expired = path.first { now > $0.notAfter }
         checks.append(expired.map { .failed(.expired, detail: "\($0.subject.description) expired \(CertificateChecker.format($0.notAfter))") } ?? .passed(.expired))
-        let early = chain.first { now < $0.notBefore }
+        let early = path.first { now < $0.notBefore }
         checks.append(early.map { .failed(.notYetValid, detail: "\($0.subject.description) is valid from \(CertificateChecker.format($0.notBefore))") } ?? .passed(.notYetValid))
 
         if let name = expectation.name {
@@ -98,20 +111,46 @@ public struct PeerValidator: Sendable {
         } else if chainFailure != nil {
             checks.append(.skipped(.revoked, because: "the chain of trust is not verified, so no CRL signature can be"))
         } else {
-            checks.append(contentsOf: await revocationChecks(chain, anchors: expectation.trustAnchors, local: expectation.localRevocationLists))
+            checks.append(contentsOf: await revocationChecks(verified, anchors: expectation.trustAnchors, local: expectation.localRevocationLists))
         }
-        return PeerVerdict(checks: checks, certificate: leaf)
+        return PeerVerdict(checks: checks, certificate: leaf, verifiedChain: verified)
     }
 
-    /// Each certificate of the chain is checked against its issuer's CRL
+    /// Checks again whether a chain verified earlier (`PeerVerdict.verifiedChain`) is
+    /// revoked, against the CRLs the source holds now: the revoked and crl-unreachable
+    /// results only (trust, validity and name were settled at the handshake).
+    public func recheckRevocation(of verifiedChain: [X509Certificate], expecting expectation: PeerExpectation) async -> PeerVerdict {
+        guard expectation.checkRevocation, !verifiedChain.isEmpty else {
+            return PeerVerdict(checks: [], certificate: verifiedChain.first, verifiedChain: verifiedChain)
+        }
+        let checks = await revocationChecks(verifiedChain, anchors: expectation.trustAnchors, local: expectation.localRevocationLists)
+        return PeerVerdict(checks: checks, certificate: verifiedChain.first, verifiedChain: verifiedChain)
+    }
+
+    /// Each certificate of the verified chain is checked against its issuer's CRL
     /// (`X509_V_FLAG_CRL_CHECK`, with that certificate as the target): fetched from its
     /// distribution points when it names any, else the newest local CRL of its issuer, if
     /// one was given. A local CRL past its nextUpdate is no CRL: crl-unreachable.
+    ///
+    /// The distribution points of the whole chain are fetched at once, within the
+    /// source's `checkTimeout` for them all, and a chain that names more than
+    /// `CRLFetchRound.maximumLocations` of them is crl-unreachable without any fetch.
     func revocationChecks(_ chain: [X509Certificate], anchors: [X509Certificate], local: [CertificateRevocationList] = []) async -> [CheckResult] {
         var revoked: CheckResult?
         var unreachable: [String] = []
         var checked: [String] = []
         let now = now()
+        let locations = CRLFetchRound.locations(of: chain)
+        if locations.count > CRLFetchRound.maximumLocations {
+            return [
+                .skipped(.revoked, because: "no current CRL"),
+                .failed(.crlUnreachable, detail: "the chain names \(locations.count) CRL locations; at most \(CRLFetchRound.maximumLocations) are fetched for one peer"),
+            ]
+        }
+        var fetched: [String: Result<CertificateRevocationList, CRLFetchError>] = [:]
+        if let crlSource {
+            fetched = await CRLFetchRound.fetch(locations, from: crlSource, within: crlSource.checkTimeout)
+        }
         for (index, certificate) in chain.enumerated() where !certificate.isSelfSigned {
             let urls = certificate.crlDistributionPoints
             let crl: CertificateRevocationList
@@ -125,17 +164,25 @@ public struct PeerValidator: Sendable {
                 }
                 crl = localCRL
             } else {
-                guard let crlSource else {
+                guard crlSource != nil else {
                     unreachable.append("no CRL source for \(urls[0])")
                     continue
                 }
-                do {
-                    crl = try await crlSource.firstRevocationList(of: urls)
-                } catch {
-                    unreachable.append(error.reason)
+                // One current CRL of the certificate's distribution points is enough.
+                var found: (String, CertificateRevocationList)?
+                var errors: [String] = []
+                for url in urls {
+                    switch fetched[url] {
+                    case .success(let list)?: found = found ?? (url, list)
+                    case .failure(let error)?: errors.append(error.description)
+                    case nil: break
+                    }
+                }
+                guard let found else {
+                    unreachable.append(errors.joined(separator: "; "))
                     continue
                 }
-                source = urls[0]
+                (source, crl) = found
             }
             let verifier = X509Verifier(anchors: anchors, intermediates: Array(chain.dropFirst(index + 1)))
             switch verifier.verify(certificate, mode: .revocation([crl])) {

@@ -37,10 +37,18 @@ struct X509Verifier {
     var intermediates: [X509Certificate]
 
     func verify(_ leaf: X509Certificate, mode: Mode) -> Failure? {
+        if case .failure(let failure) = build(leaf, mode: mode) { return failure }
+        return nil
+    }
+
+    /// The chain OpenSSL built from `leaf` to one of `anchors` (leaf first, anchor last),
+    /// taking from `intermediates` only the certificates the path needs: anything else a
+    /// peer sent along is not part of it.
+    func build(_ leaf: X509Certificate, mode: Mode) -> Result<[X509Certificate], Failure> {
         OpenSSLErrorQueue.clear()
         defer { OpenSSLErrorQueue.clear() }
         guard let store = X509_STORE_new() else {
-            return Failure(code: X509_V_ERR_OUT_OF_MEM, depth: 0, reason: "out of memory")
+            return .failure(Failure(code: X509_V_ERR_OUT_OF_MEM, depth: 0, reason: "out of memory"))
         }
         defer { X509_STORE_free(store) }
         // The store takes its own references to anchors and CRLs.
@@ -64,13 +72,13 @@ struct X509Verifier {
             _ = CShims_sk_X509_push(untrusted, certificate.pointer)
         }
         guard let context = X509_STORE_CTX_new() else {
-            return Failure(code: X509_V_ERR_OUT_OF_MEM, depth: 0, reason: "out of memory")
+            return .failure(Failure(code: X509_V_ERR_OUT_OF_MEM, depth: 0, reason: "out of memory"))
         }
         defer { X509_STORE_CTX_free(context) }
 
         return withExtendedLifetime((leaf, intermediates)) {
             guard X509_STORE_CTX_init(context, store, leaf.pointer, untrusted) == 1 else {
-                return Failure(code: X509_V_ERR_UNSPECIFIED, depth: 0, reason: OpenSSLErrorQueue.drain())
+                return .failure(Failure(code: X509_V_ERR_UNSPECIFIED, depth: 0, reason: OpenSSLErrorQueue.drain()))
             }
             if case .revocation = mode {
                 X509_STORE_CTX_set_verify_cb(context) { ok, context in
@@ -80,13 +88,22 @@ struct X509Verifier {
                     return error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID ? 1 : ok
                 }
             }
-            if X509_verify_cert(context) == 1 { return nil }
+            if X509_verify_cert(context) == 1 {
+                var chain: [X509Certificate] = []
+                if let built = X509_STORE_CTX_get0_chain(context) {
+                    for index in 0..<CShims_sk_X509_num(built) {
+                        guard let certificate = CShims_sk_X509_value(built, index) else { continue }
+                        chain.append(X509Certificate(borrowing: certificate))
+                    }
+                }
+                return .success(chain)
+            }
             let code = X509_STORE_CTX_get_error(context)
-            return Failure(
+            return .failure(Failure(
                 code: code,
                 depth: X509_STORE_CTX_get_error_depth(context),
                 reason: String(cString: X509_verify_cert_error_string(Int(code)))
-            )
+            ))
         }
     }
 }

@@ -78,7 +78,9 @@ public struct GatewayRunner: Sendable {
         // after never meets the default action (exit).
         let reloadSignals = await UnixSignalsSequence(trapping: .sighup)
         let counters = ForwardingCounters()
-        let links = LinkFactory(config: config, store: loaded.store.store, registry: transports, crlSource: loaded.loader.crlCache, logger: logger)
+        let partnerConnections = PartnerConnections()
+        let links = LinkFactory(
+            config: config, store: loaded.store.store, registry: transports, crlSource: loaded.loader.crlCache, logger: logger, connections: partnerConnections)
         let pool = LinkPool(makeSender: GatewayReloader.makeSender(links))
         let forwarding = ForwardingService(
             config: config, spool: spool, pool: pool,
@@ -113,7 +115,7 @@ public struct GatewayRunner: Sendable {
         let (running, announceRunning) = AsyncStream.makeStream(of: String.self)
         let reloader = GatewayReloader(
             configPath: configPath, transports: transports, loaded: loaded, pool: pool, intake: intake,
-            forwarding: forwarding, listeners: listenerSet, logger: logger, notifier: notifier)
+            forwarding: forwarding, listeners: listenerSet, connections: partnerConnections, logger: logger, notifier: notifier)
         await reloader.reportExpiry()
         let listeners = ListenerService(listeners: listenerSet) { bound in
             logger.info("alertgate running", metadata: [

@@ -16,8 +16,14 @@ public struct LinkConnector: SecureConnecting {
     public let serverName: String
     public let logger: Logger
     public let metrics: any MetricsFactory
+    /// Where open connections are kept for CRL refreshes to check again; nil keeps none
+    /// (each connection still checks the revocation generation before every send).
+    public let connections: PartnerConnections?
 
-    public init(appliance: String, partner: String, context: TLSContext, policy: PeerPolicy, serverName: String, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
+    public init(
+        appliance: String, partner: String, context: TLSContext, policy: PeerPolicy, serverName: String, logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory, connections: PartnerConnections? = nil
+    ) {
         self.appliance = appliance
         self.partner = partner
         self.context = context
@@ -25,9 +31,12 @@ public struct LinkConnector: SecureConnecting {
         self.serverName = serverName
         self.logger = logger
         self.metrics = metrics
+        self.connections = connections
     }
 
     public func connect(to destination: Destination, configure: @escaping @Sendable (any Channel) throws -> Void) async throws(TransportError) -> any SecureChannel {
+        // Read before the check: a CRL that changes during it makes the first send check again.
+        let generation = policy.validator.crlSource?.generation ?? 0
         let connection: TLSConnector.Connection
         do {
             connection = try await TLSConnector(context: context).connect(
@@ -51,7 +60,11 @@ public struct LinkConnector: SecureConnecting {
             throw failure
         }
         do {
-            return try await TLSSecureChannel(connection)
+            let opened = PartnerConnection(
+                tls: try await TLSSecureChannel(connection), verdict: connection.verdict, policy: policy, checkedAt: generation,
+                appliance: appliance, partner: partner, logger: logger, metrics: metrics)
+            connections?.add(opened)
+            return opened
         } catch {
             connection.channel.close(promise: nil)
             throw TransportError(message: "partner \(partner): the connection closed right after the handshake")

@@ -15,11 +15,17 @@ public struct LinkFactory: Sendable {
     public let crlSource: any CRLSource
     public let logger: Logger
     public let metrics: any MetricsFactory
+    /// The open partner connections, for CRL refreshes to check again.
+    public let connections: PartnerConnections?
 
     /// Trust for partners that name no `trust` bundle: the system's CA certificates.
     public static let systemTrustFile = "/etc/ssl/certs/ca-certificates.crt"
 
-    public init(config: GatewayConfig, store: CertificateStore, registry: TransportRegistry, crlSource: any CRLSource, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) {
+    public init(
+        config: GatewayConfig, store: CertificateStore, registry: TransportRegistry, crlSource: any CRLSource, logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory, connections: PartnerConnections? = nil
+    ) {
+        self.connections = connections
         self.config = config
         self.store = store
         self.registry = registry
@@ -91,9 +97,16 @@ public struct LinkFactory: Sendable {
         let linkLogger = logger
         let connector = LinkConnector(
             appliance: appliance.name, partner: partner.name, context: context, policy: policy,
-            serverName: serverName, logger: linkLogger, metrics: metrics)
+            serverName: serverName, logger: linkLogger, metrics: metrics, connections: connections)
         let formatter = AlertFormatter(format: settings.format, hostname: Self.hostname, productVersion: AlertGateVersion.current)
         return (TransportLink(appliance: appliance.name, partner: settings, destination: destination, connector: connector, formatter: formatter, logger: linkLogger), plugin)
+    }
+
+    /// How the link's partner is checked now (trust, CRL files, policy), for open
+    /// connections to be checked again; nil when the link cannot be built any more.
+    public func peerPolicy(appliance: String, partner: String) -> PeerPolicy? {
+        guard let (link, _) = try? link(appliance: appliance, partner: partner) else { return nil }
+        return (link.connector as? LinkConnector)?.policy
     }
 
     static func settings(_ partner: PartnerConfig) -> PartnerSettings {

@@ -78,6 +78,17 @@ public actor LinkPool {
         }
     }
 
+    /// From now on, new senders are built with `makeSender`; the open ones stay (a CRL
+    /// refresh that changed no certificate of the store: their connections are checked
+    /// again one by one, `PartnerConnections.recheckAll`, rather than all reopened).
+    /// A link that failed to build gets a new chance at once with the new state.
+    public func update(makeSender: @escaping MakeSender) {
+        self.makeSender = makeSender
+        for (key, entry) in entries where entry.slot == nil {
+            entries[key] = nil
+        }
+    }
+
     /// Sends `alerts` over the link, after the link's backoff wait if it is failing.
     public func deliver(_ alerts: [Alert], over key: Key) async -> DeliveryReport {
         let wait = entries[key]?.health.wait(now: .now) ?? .zero

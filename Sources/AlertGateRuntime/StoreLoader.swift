@@ -33,9 +33,11 @@ public struct StoreLoader: Sendable {
     /// `data_dir/crl` when `persistent` (not for `check-config`, which writes nothing).
     public static func crlCache(for config: GatewayConfig, persistent: Bool) -> CRLCache {
         let crl = config.store.crl
-        let fetcher = HTTPCRLFetcher(proxy: crl.proxy.map { .init(host: $0.host, port: $0.port) }, timeout: crl.timeout)
+        // No CRL location may point at the admin API (a certificate's URL is input from outside).
+        let refusing = CRLAddressPolicy(adminHost: config.gateway.admin?.host, adminPort: config.gateway.admin?.port)
+        let fetcher = HTTPCRLFetcher(proxy: crl.proxy.map { .init(host: $0.host, port: $0.port) }, timeout: crl.timeout, refusing: refusing)
         let directory = persistent ? config.gateway.dataDir.appendingPathComponent("crl") : nil
-        return CRLCache(fetcher: fetcher, directory: directory, maxAge: crl.maxAge)
+        return CRLCache(fetcher: fetcher, directory: directory, maxAge: crl.maxAge, checkTimeout: crl.timeout)
     }
 
     /// Where a self-signed entry's files live.

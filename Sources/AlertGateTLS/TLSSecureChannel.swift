@@ -5,10 +5,11 @@ import NIOCore
 import Glibc
 #endif
 
-/// A connection made by `TLSConnector`, as transports see it (`SecureChannel`): the
-/// channel, the agreed ALPN protocol, where the ciphertext written so far ends, and how
-/// much of it the peer's TCP stack has acknowledged.
-public struct TLSSecureChannel: SecureChannel {
+/// A connection made by `TLSConnector`, with what transports need of it: the channel,
+/// the agreed ALPN protocol, where the ciphertext written so far ends, and how much of it
+/// the peer's TCP stack has acknowledged. (The runtime's `PartnerConnection` adds the
+/// revocation state and is what transports see as their `SecureChannel`.)
+public struct TLSSecureChannel: Sendable {
     public let channel: any Channel
     public let applicationProtocol: String?
     private let handler: NIOLoopBound<TLSHandler>

@@ -39,6 +39,11 @@ public final class FileHTTPServer: Sendable {
         counter.count(for: "/" + name)
     }
 
+    /// Requests of any path so far.
+    public var totalRequests: Int {
+        counter.total
+    }
+
     public func stop() async throws {
         try await channel.close()
     }
@@ -53,6 +58,10 @@ private final class RequestCounter: Sendable {
 
     func count(for path: String) -> Int {
         counts.withLockedValue { $0[path] ?? 0 }
+    }
+
+    var total: Int {
+        counts.withLockedValue { $0.values.reduce(0, +) }
     }
 }
 

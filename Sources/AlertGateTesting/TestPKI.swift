@@ -44,6 +44,8 @@ public final class TestPKI: @unchecked Sendable {
         public var subjectAlternativeNames: [String]?
         /// Written as the CRL distribution point.
         public var crlURL: String?
+        /// Further distribution points, after `crlURL`.
+        public var moreCRLURLs: [String] = []
         /// `openssl ca` dates, `YYYYMMDDHHMMSSZ`.
         public var startDate: String?
         public var endDate: String?
@@ -161,7 +163,8 @@ public final class TestPKI: @unchecked Sendable {
             ]
             let names = options.subjectAlternativeNames ?? ["DNS:\(options.commonName)"]
             if !names.isEmpty { extensions.append("subjectAltName=\(names.joined(separator: ","))") }
-            if let crlURL = options.crlURL { extensions.append("crlDistributionPoints=URI:\(crlURL)") }
+            let crlURLs = (options.crlURL.map { [$0] } ?? []) + options.moreCRLURLs
+            if !crlURLs.isEmpty { extensions.append("crlDistributionPoints=" + crlURLs.map { "URI:\($0)" }.joined(separator: ",")) }
             let extensionFile = directory.appendingPathComponent("\(name).ext")
             try (extensions.joined(separator: "\n") + "\n").write(to: extensionFile, atomically: true, encoding: .utf8)
 

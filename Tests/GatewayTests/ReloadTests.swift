@@ -235,8 +235,9 @@ import Testing
         gateway.signal(SIGTERM)
         #expect(try await gateway.waitForExit() == 0)
     }
-    @Test func aCRLThatRevokesThePartnerClosesItsConnectionUnderRequired() async throws {
-        let harness = try GatewayHarness()
+    /// A partner whose certificate names a CRL on a local HTTP server, listening on
+    /// `ports.partner` and recording each connection; the gateway refreshes CRLs every 2 s.
+    func partnerWithCRL(_ harness: GatewayHarness) async throws -> (TestPKI.Issued, URL, FileHTTPServer, RecordingTLSReceiver) {
         let published = harness.pki.directory.appendingPathComponent("crl-www")
         try FileManager.default.createDirectory(at: published, withIntermediateDirectories: true)
         let crlServer = try await FileHTTPServer(directory: published)
@@ -250,21 +251,55 @@ import Testing
             .write(to: chain, atomically: true, encoding: .utf8)
         let receiver = try await RecordingTLSReceiver(certificate: chain, key: partner.key, clientCA: harness.pki.chainFile, port: harness.ports.partner)
         try harness.writeConfig(partner: harness.syslogPartner, crlMaxAge: "2s")
+        return (partner, published, crlServer, receiver)
+    }
+
+    /// How many CRL refreshes have finished checking the open partner connections.
+    func refreshesDone(_ gateway: RunningProcess) -> Int {
+        gateway.standardError.components(separatedBy: "partner connections checked again").count - 1
+    }
+
+    @Test func crlRefreshesKeepTheOneConnectionOfAPartnerNothingHappenedTo() async throws {
+        let harness = try GatewayHarness()
+        let (_, _, crlServer, receiver) = try await partnerWithCRL(harness)
+        let gateway = try await harness.start()
+        try await sendLoad(harness, tag: "first", from: 1, count: 20, pause: .zero)
+        #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 20 }, "\(gateway.standardError)")
+
+        // Three refreshes (max_age 2 s) each check the open connection again and keep it.
+        let done = refreshesDone(gateway)
+        #expect(await eventually(timeout: .seconds(30)) { refreshesDone(gateway) >= done + 3 }, "\(gateway.standardError)")
+        try await sendLoad(harness, tag: "second", from: 21, count: 20, pause: .zero)
+        #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 40 }, "\(gateway.standardError)")
+        #expect(receiver.connections.count == 1, "the partner was reconnected at CRL refreshes: \(receiver.connections)")
+        #expect(receiver.closedConnections.isEmpty)
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+        try await crlServer.stop()
+    }
+
+    @Test func aCRLThatRevokesThePartnerClosesItsConnectionUnderRequired() async throws {
+        let harness = try GatewayHarness()
+        let (partner, published, crlServer, receiver) = try await partnerWithCRL(harness)
         let gateway = try await harness.start()
 
         try await sendLoad(harness, tag: "before", from: 1, count: 50, pause: .zero)
         #expect(await eventually(timeout: .seconds(30)) { sequenceNumbers(receiver.messages).count >= 50 }, "\(gateway.standardError)")
 
-        // The CA revokes the partner: at the next CRL refresh (max_age 2 s) its open
-        // connection is closed, and the next one is refused.
+        // The CA revokes the partner: the next CRL refresh (max_age 2 s) closes its open
+        // connection, and the next one is refused.
         try harness.pki.revoke(partner)
         try harness.pki.writeCRL(to: published.appendingPathComponent("ca.crl"))
         let fetches = crlServer.requests(for: "ca.crl")
         #expect(await eventually(timeout: .seconds(30)) { crlServer.requests(for: "ca.crl") > fetches }, "the gateway did not fetch the CRL again")
         #expect(await eventually(timeout: .seconds(30)) { receiver.closedConnections.count >= 1 }, "\(gateway.standardError)")
+        #expect(gateway.standardError.contains("closing the open connection to partner siem: a fresh CRL revokes its certificate"), "\(gateway.standardError)")
+        // Alerts sent once the refresh is done: their attempt is refused at the handshake
+        // (logged), and none reaches the partner.
+        let refusals = gateway.standardError.components(separatedBy: "connection to partner failed").count
         try await sendLoad(harness, tag: "after", from: 51, count: 50, pause: .zero)
-        #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.contains("code=revoked") }, "\(gateway.standardError)")
-        try await Task.sleep(for: .seconds(3))
+        #expect(await eventually(timeout: .seconds(30)) { gateway.standardError.components(separatedBy: "connection to partner failed").count > refusals }, "\(gateway.standardError)")
+        #expect(gateway.standardError.contains("code=revoked"))
         #expect(sequenceNumbers(receiver.messages).allSatisfy { $0 <= 50 }, "alerts reached a revoked partner")
         // They wait in the spool for a partner that passes the checks.
         let queued = await eventually(timeout: .seconds(10)) { (try? await harness.admin("/v1/status").body.contains("\"queued\":50")) == true }
@@ -274,6 +309,7 @@ import Testing
         #expect(try await gateway.waitForExit() == 0)
         try await crlServer.stop()
     }
+
     @Test func aHalfWrittenCertificateIsRefusedAndTheCompletedFileTaken() async throws {
         let harness = try GatewayHarness()
         try harness.writeConfig(partner: harness.syslogPartner, watch: true)

@@ -52,6 +52,13 @@ actor HTTP2Sender: AlertSender {
         } catch {
             return DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: error))
         }
+        // Nothing is written to a partner a CRL the gateway now holds revokes.
+        do {
+            try await connection.secure.confirmPeer()
+        } catch {
+            drop(connection)
+            return DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: error))
+        }
 
         let channel = connection.secure.channel
         let batches = maker.batches(alerts, allocator: channel.allocator)

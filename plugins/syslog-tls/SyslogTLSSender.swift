@@ -38,6 +38,13 @@ actor SyslogTLSSender: AlertSender {
         } catch {
             return DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: error))
         }
+        // Nothing is written to a partner a CRL the gateway now holds revokes.
+        do {
+            try await secure.confirmPeer()
+        } catch {
+            _ = fail(accepted: 0, reason: error.message)
+            return DeliveryReport(accepted: 0, outcome: .retry(after: nil, reason: error))
+        }
 
         // Write every chunk and note where its records end in the TCP stream.
         let channel = secure.channel

@@ -41,6 +41,11 @@ public protocol SecureChannel: Sendable {
     func ciphertextBytesWritten() -> Int
     /// Bytes of this connection the peer's TCP stack has acknowledged.
     func acknowledgedBytes() -> EventLoopFuture<UInt64>
+    /// Called before each write: when the gateway's CRLs changed since the partner's
+    /// chain was last checked, checks it again. Throws (and closes the connection) when
+    /// the partner is now revoked and its policy refuses it: nothing more may be written
+    /// to it. Cheap when nothing changed.
+    func confirmPeer() async throws(TransportError)
 }
 
 /// Why a transport could not deliver, in words for logs and status.

@@ -6,9 +6,10 @@ import ServiceLifecycle
 
 /// Fetches CRLs again when they are due (their nextUpdate, or `store.crl.max_age`) — those
 /// of the store's certificates and those the partners' and senders' certificates used —
-/// then checks the store again and renews every link: a certificate a fresh CRL revokes
-/// is marked invalid, and a partner it revokes is refused by the new connection that
-/// replaces the open one (the old one closes once the sends it carries are back).
+/// then checks the store again, and every open connection's verified chain against the
+/// fresh CRLs: a certificate a fresh CRL revokes is marked invalid, and a connection to a
+/// partner (or from a sensor) it revokes is closed under `required`. Connections nothing
+/// happened to stay open; links are reopened only when a store certificate changed.
 final class CRLRefreshService: Service {
     private let reloader: GatewayReloader
 
@@ -60,7 +61,7 @@ extension GatewayReloader {
             }
         }
         logger.info("certificate store checked", metadata: ["reason": "\(reason)", "certificates": "\(next.items.count)", "invalid": "\(next.items.filter { !$0.isValid }.count)"])
-        await storeRechecked(next)
+        await storeRechecked(next, storeChanged: !changes.isEmpty)
     }
 
     /// The earliest refresh date of the CRLs in the cache (the store's certificates', and

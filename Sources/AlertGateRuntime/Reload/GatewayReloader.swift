@@ -41,6 +41,8 @@ public actor GatewayReloader {
     private let intake: SpoolIntake
     private let forwarding: ForwardingService
     private let listeners: ListenerSet
+    /// The open partner connections, checked again at each CRL refresh.
+    let connections: PartnerConnections
     let logger: Logger
     private let metrics: any MetricsFactory
     /// systemd hears of each reload (`RELOADING=1`, then `READY=1` with its outcome).
@@ -48,9 +50,10 @@ public actor GatewayReloader {
 
     public init(
         configPath: String, transports: TransportRegistry, loaded: ConfigValidation.Loaded, pool: LinkPool, intake: SpoolIntake,
-        forwarding: ForwardingService, listeners: ListenerSet, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory,
-        notifier: SystemdNotifier? = nil
+        forwarding: ForwardingService, listeners: ListenerSet, connections: PartnerConnections = PartnerConnections(), logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory, notifier: SystemdNotifier? = nil
     ) {
+        self.connections = connections
         self.configPath = configPath
         self.transports = transports
         self.config = loaded.config
@@ -109,15 +112,22 @@ public actor GatewayReloader {
     }
 
     /// A CRL refresh checked the store again (same config): links and listeners take it,
-    /// and open listener connections have their client certificates checked again.
-    func storeRechecked(_ rechecked: CertificateStore) async {
+    /// open listener connections have their client certificates checked again, and so
+    /// do open partner connections their partner's chain. Links are reopened only when a
+    /// certificate of the store changed (`storeChanged`: an appliance's own certificate
+    /// may be the one revoked); otherwise each open partner connection stays unless the
+    /// fresh CRLs revoke its partner.
+    func storeRechecked(_ rechecked: CertificateStore, storeChanged: Bool) async {
         store = rechecked
         do {
             try await listeners.reload(config: config, store: rechecked, crlSource: loader.crlCache, recheck: true)
         } catch {
             logger.error("listeners keep their previous settings: \(error)")
         }
-        await publish(config: config, store: rechecked, loader: loader)
+        let factory = await publish(config: config, store: rechecked, loader: loader, renewLinks: storeChanged)
+        let open = connections.count
+        let closed = await connections.recheckAll { appliance, partner in factory.peerPolicy(appliance: appliance, partner: partner) }
+        logger.info("partner connections checked again", metadata: ["open": "\(open)", "closed": "\(closed)", "generation": "\(loader.crlCache.generation)"])
     }
 
     private func apply(_ loaded: ConfigValidation.Loaded) async -> ReloadReport {
@@ -178,15 +188,24 @@ public actor GatewayReloader {
         }
     }
 
-    private func publish(config: GatewayConfig, store: CertificateStore, loader: StoreLoader) async {
+    /// Swaps the new state in for links (reopened when `renewLinks`, else kept open for
+    /// new senders only) and forwarding; returns the links' factory.
+    @discardableResult
+    private func publish(config: GatewayConfig, store: CertificateStore, loader: StoreLoader, renewLinks: Bool = true) async -> LinkFactory {
         reportExpiry()
-        let factory = LinkFactory(config: config, store: store, registry: transports, crlSource: loader.crlCache, logger: logger, metrics: metrics)
+        let factory = LinkFactory(
+            config: config, store: store, registry: transports, crlSource: loader.crlCache, logger: logger, metrics: metrics, connections: connections)
         intake.replaceRules(ForwardingRules(config))
-        await pool.renew(makeSender: Self.makeSender(factory))
+        if renewLinks {
+            await pool.renew(makeSender: Self.makeSender(factory))
+        } else {
+            await pool.update(makeSender: Self.makeSender(factory))
+        }
         do {
             try await forwarding.serve(config)
         } catch {
             logger.error("cannot open the spool queues of new links: \(error)")
         }
+        return factory
     }
 }

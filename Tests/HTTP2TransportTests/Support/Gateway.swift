@@ -1,5 +1,6 @@
 import AlertGateConfig
 import AlertGateCore
+import AlertGatePKI
 import AlertGateRuntime
 import AlertGateTesting
 import Foundation
@@ -18,12 +19,15 @@ final class Gateway: Sendable {
     /// The partner's certificate followed by the issuing CA (what servers present).
     let partnerChain: URL
     let partnerKey: URL
+    let partner: TestPKI.Issued
 
-    init() throws {
+    /// - Parameter partnerCRLURL: the partner certificate's CRL distribution point, if any.
+    init(partnerCRLURL: String? = nil) throws {
         pki = try TestPKI()
         folder = try pki.gatewayFolder()
 
-        let partner = try pki.issue("siem", commonName: "siem.contoso.com")
+        let partner = try pki.issue("siem", commonName: "siem.contoso.com", crlURL: partnerCRLURL)
+        self.partner = partner
         partnerChain = pki.directory.appendingPathComponent("siem-chain.pem")
         try (String(contentsOf: partner.certificate, encoding: .utf8) + String(contentsOf: pki.intermediateCertificate, encoding: .utf8))
             .write(to: partnerChain, atomically: true, encoding: .utf8)
@@ -40,6 +44,11 @@ final class Gateway: Sendable {
     /// Writes config.yaml with one http2 partner, loads it as `run` does, and returns the
     /// plugin's sender for (sensor-1, partner).
     func sender(_ partner: Partner, environment: [String: String] = [:]) async throws -> HTTP2Sender {
+        try await senderAndCRLCache(partner, environment: environment).0
+    }
+
+    /// The sender, and the CRL cache its checks use (as a CRL refresh finds it).
+    func senderAndCRLCache(_ partner: Partner, environment: [String: String] = [:]) async throws -> (HTTP2Sender, CRLCache) {
         let headers = partner.headers.isEmpty ? "" : "\n    headers:\n" + partner.headers.sorted { $0.key < $1.key }
             .map { "      \($0.key): \"\($0.value)\"" }.joined(separator: "\n")
         let path = folder.appendingPathComponent("config.yaml")
@@ -67,7 +76,7 @@ final class Gateway: Sendable {
         guard let sender = plugin.makeSender(for: link) as? HTTP2Sender else {
             throw Failure(description: "the http2 plugin made no HTTP2Sender")
         }
-        return sender
+        return (sender, loaded.loader.crlCache)
     }
 
     struct Failure: Error, CustomStringConvertible {
