@@ -74,7 +74,7 @@ struct ListenerTLS: Sendable {
                 let verdict = PeerVerdict(checks: [.failed(.chain, detail: "CN=\(commonName ?? "(none)") matches no appliance")], certificate: leaf)
                 return .refuse(verdict)
             }
-            let verdict = await check(peer.chain, of: attributed, from: peerText, environment: environment, refusal: "refused")
+            let verdict = await check(peer.chain, of: attributed, from: peerText, environment: environment, refusal: .atHandshake)
             return verdict.passed || attributed.validation == .none ? .accept(verdict) : .refuse(verdict)
         }
     }
@@ -83,14 +83,25 @@ struct ListenerTLS: Sendable {
     /// refresh: false when its appliance's `required` policy no longer admits it (logged and
     /// counted like a refusal at the handshake).
     func stillAdmits(_ chain: [X509Certificate], of attributed: ApplianceAttribution.Attributed, remote: SocketAddress?, environment: ListenerEnvironment) async -> Bool {
-        let verdict = await check(chain, of: attributed, from: ListenerEnvironment.describe(remote), environment: environment, refusal: "closing the open connection of")
+        let verdict = await check(chain, of: attributed, from: ListenerEnvironment.describe(remote), environment: environment, refusal: .openConnection)
         return verdict.passed || attributed.validation == .none
+    }
+
+    /// When a client certificate is refused: a new connection's handshake, or an open
+    /// connection checked again. Each is its own reason in the rate-limited log, so that a
+    /// sender cut off by a recheck and refused when it reconnects is logged both times.
+    private enum Refusal {
+        case atHandshake
+        case openConnection
+
+        var kind: String { self == .atHandshake ? "client-refused" : "client-closed" }
+        var words: String { self == .atHandshake ? "refused" : "closing the open connection of" }
     }
 
     /// Validates a client chain, and logs and counts the outcome under the appliance's
     /// policy: `required` refuses on the first failure, `none` logs each one.
     private func check(
-        _ chain: [X509Certificate], of attributed: ApplianceAttribution.Attributed, from peerText: String, environment: ListenerEnvironment, refusal: String
+        _ chain: [X509Certificate], of attributed: ApplianceAttribution.Attributed, from peerText: String, environment: ListenerEnvironment, refusal: Refusal
     ) async -> PeerVerdict {
         let expectation = PeerExpectation(name: nil, trustAnchors: trustAnchors, localRevocationLists: revocationLists)
         let verdict = await validator.validate(chain: chain, expecting: expectation)
@@ -105,8 +116,8 @@ struct ListenerTLS: Sendable {
             metadata["code"] = "\(failure.code.rawValue)"
             // Once a second per listener whatever the number of senders refused (SPEC §11).
             environment.log(
-                "client-refused", peer: peerText,
-                "\(refusal) the client certificate CN=\(commonName) from \(peerText) (appliance \(attributed.appliance), validation required): \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
+                refusal.kind, peer: peerText,
+                "\(refusal.words) the client certificate CN=\(commonName) from \(peerText) (appliance \(attributed.appliance), validation required): \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
                 level: .error, metadata: metadata)
             return verdict
         }
