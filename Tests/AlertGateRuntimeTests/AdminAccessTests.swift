@@ -88,7 +88,7 @@ extension AdminServerTests {
     #if canImport(Glibc)
     @Test func idleConnectionsAreCappedAndClosedSoTheProbesAnswerAgain() async throws {
         let metrics = MetricsExposition()
-        let settings = AdminServer.Settings(maxConnections: 4, headerTimeout: .milliseconds(500), idleTimeout: .milliseconds(500))
+        let settings = AdminServer.Settings(maxConnections: 4, headerTimeout: .seconds(2), idleTimeout: .seconds(1))
         try await withServer(metrics: metrics, settings: settings) { served in
             let port = try #require(await served.server.boundAddress?.port)
             var idle: [KeptOpen] = []
@@ -118,9 +118,14 @@ extension AdminServerTests {
 
             #expect(try await curl(served.base + "/healthz").status == 200)
             let text = try await curl(served.base + "/metrics").body
-            #expect(text.contains(#"alertgate_connections_refused_total{listener="admin",reason="max-connections"} 1"#), "\(text)")
-            #expect(text.contains(#"alertgate_connections_refused_total{listener="admin",reason="header-timeout"} 5"#))
-            #expect(text.contains(#"alertgate_connections_refused_total{listener="admin",reason="idle"} 1"#))
+            func refused(_ reason: String) -> Int {
+                let prefix = #"alertgate_connections_refused_total{listener="admin",reason=""# + reason + #""} "#
+                return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? -1
+            }
+            #expect(refused("max-connections") == 1, "\(text)")
+            // On a loaded machine curl's own connections may be timed out too: at least ours.
+            #expect(refused("header-timeout") >= 5)
+            #expect(refused("idle") >= 1)
             #expect(await served.server.openConnections <= 1)
         }
     }
