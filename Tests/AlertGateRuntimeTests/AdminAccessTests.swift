@@ -55,29 +55,35 @@ extension AdminServerTests {
             #expect(try await curl(reload, method: "POST", headers: ["Host: localhost"]).status == 200)
             #expect(try await curl(reload, method: "POST", headers: ["Host: [::1]:9180"]).status == 200)
             #expect(await served.backend.reloads == 4)
+
+            // Each refusal counted by its reason.
+            let text = try await curl(served.base + "/metrics").body
+            #expect(text.contains(#"alertgate_admin_requests_refused_total{reason="host"} 2"#), "\(text)")
+            #expect(text.contains(#"alertgate_admin_requests_refused_total{reason="content-type"} 2"#))
+            #expect(text.contains(#"alertgate_admin_requests_refused_total{reason="origin"} 1"#))
         }
     }
 
     @Test func theAccessRulesOneByOne() {
         let open = AdminAccess(token: nil, loopbackOnly: true)
         func headers(_ pairs: [(String, String)]) -> HTTPHeaders { HTTPHeaders(pairs) }
-        #expect(open.refusal(method: .GET, path: "/healthz", headers: headers([]), bodyBytes: 0) == nil)
-        #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([]), bodyBytes: 0)?.status == .forbidden, "no Host")
+        #expect(open.refusal(method: .GET, path: "/healthz", headers: headers([]), bodyBytes: 0)?.1 == nil)
+        #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([]), bodyBytes: 0)?.1.status == .forbidden, "no Host")
         for host in ["127.0.0.1", "127.0.0.1:9180", "localhost", "LOCALHOST:1", "[::1]", "[::1]:9180", "127.1.2.3"] {
-            #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([("Host", host)]), bodyBytes: 0) == nil, "\(host)")
+            #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([("Host", host)]), bodyBytes: 0)?.1 == nil, "\(host)")
         }
         for host in ["evil.example", "127.0.0.1.evil.example", "0.0.0.0", "[::2]", "10.0.0.1:9180"] {
-            #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([("Host", host)]), bodyBytes: 0)?.status == .forbidden, "\(host)")
+            #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([("Host", host)]), bodyBytes: 0)?.1.status == .forbidden, "\(host)")
         }
         let json = headers([("Host", "localhost"), ("Content-Type", "application/json; charset=utf-8")])
-        #expect(open.refusal(method: .POST, path: "/v1/reload", headers: json, bodyBytes: 2) == nil)
-        #expect(open.refusal(method: .POST, path: "/v1/reload", headers: headers([("Host", "localhost")]), bodyBytes: 1)?.status == .unsupportedMediaType)
+        #expect(open.refusal(method: .POST, path: "/v1/reload", headers: json, bodyBytes: 2)?.1 == nil)
+        #expect(open.refusal(method: .POST, path: "/v1/reload", headers: headers([("Host", "localhost")]), bodyBytes: 1)?.1.status == .unsupportedMediaType)
 
         // Any Host when the admin address is not a loopback one (then a token is required by the config).
         let remote = AdminAccess(token: "t0k3n-t0k3n-t0k3n", loopbackOnly: false)
-        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Host", "gw.example"), ("Authorization", "Bearer t0k3n-t0k3n-t0k3n")]), bodyBytes: 0) == nil)
-        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Host", "gw.example"), ("Authorization", "Bearer t0k3n")]), bodyBytes: 0)?.status == .unauthorized)
-        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Authorization", "Bearer a"), ("Authorization", "Bearer t0k3n-t0k3n-t0k3n")]), bodyBytes: 0)?.status == .unauthorized)
+        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Host", "gw.example"), ("Authorization", "Bearer t0k3n-t0k3n-t0k3n")]), bodyBytes: 0)?.1 == nil)
+        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Host", "gw.example"), ("Authorization", "Bearer t0k3n")]), bodyBytes: 0)?.1.status == .unauthorized)
+        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Authorization", "Bearer a"), ("Authorization", "Bearer t0k3n-t0k3n-t0k3n")]), bodyBytes: 0)?.1.status == .unauthorized)
 
         #expect(AdminAccess.constantTimeEqual(Array("abc".utf8), Array("abc".utf8)))
         #expect(!AdminAccess.constantTimeEqual(Array("abc".utf8), Array("abd".utf8)))

@@ -73,8 +73,8 @@ public actor AdminServer {
     public func start() async throws {
         guard channel == nil else { return }
         let access = AdminAccess(token: settings.token, loopbackOnly: address.isLoopback)
-        let routes = AdminRoutes(backend: backend, metrics: metrics, access: access)
         let refusals = AdminRefusals(metrics: metrics, logger: logger)
+        let routes = AdminRoutes(backend: backend, metrics: metrics, access: access) { reason, request in refusals.refused(reason, request: request) }
         let settings = settings
         let logger = logger
         let connections = connections
@@ -177,6 +177,8 @@ struct AdminRoutes: Sendable {
     let backend: any AdminBackend
     let metrics: MetricsExposition
     var access = AdminAccess(token: nil, loopbackOnly: false)
+    /// Told of each request `access` refuses (counted and logged, rate-limited).
+    var refused: @Sendable (AdminAccess.Refusal, String) -> Void = { _, _ in }
 
     private struct ReloadAnswer: Encodable {
         var ok: Bool
@@ -205,8 +207,9 @@ struct AdminRoutes: Sendable {
             response.extraHeaders["Allow"] = allowed.rawValue
             return .now(response)
         }
-        if let refusal = access.refusal(method: method, path: path, headers: headers, bodyBytes: bodyBytes) {
-            return .now(refusal)
+        if let (reason, response) = access.refusal(method: method, path: path, headers: headers, bodyBytes: bodyBytes) {
+            refused(reason, "\(method.rawValue) \(path)")
+            return .now(response)
         }
         let backend = backend
         switch path {
