@@ -5,6 +5,8 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import NIOCore
+import NIOEmbedded
 import NIOHTTP1
 import Testing
 
@@ -91,8 +93,30 @@ extension AdminServerTests {
         #expect(!AdminAccess.constantTimeEqual([], Array("a".utf8)))
     }
 
+    @Test func atTheLimitTheOldestIdleConnectionMakesRoomAndBusyOnesAreKept() throws {
+        let connections = AdminConnections(limit: 2)
+        let first = EmbeddedChannel(), second = EmbeddedChannel(), third = EmbeddedChannel(), fourth = EmbeddedChannel()
+        guard case .admitted(let firstSlot, nil) = connections.admit(first), case .admitted(let secondSlot, nil) = connections.admit(second) else {
+            Issue.record("the first two are admitted without evicting anyone")
+            return
+        }
+        firstSlot.setBusy(true)
+        secondSlot.setBusy(true)
+        guard case .refused = connections.admit(third) else {
+            Issue.record("every connection busy: the new one is refused")
+            return
+        }
+        secondSlot.setBusy(false)
+        guard case .admitted(_, let evicted?) = connections.admit(fourth) else {
+            Issue.record("an idle connection makes room")
+            return
+        }
+        #expect(evicted === second)
+        #expect(connections.count == 2)
+    }
+
     #if canImport(Glibc)
-    @Test func idleConnectionsAreCappedAndClosedSoTheProbesAnswerAgain() async throws {
+    @Test func idleConnectionsAreCappedAndClosedAndAProbeTakesTheOldestIdlePlace() async throws {
         let metrics = MetricsExposition()
         let settings = AdminServer.Settings(maxConnections: 4, headerTimeout: .seconds(2), idleTimeout: .seconds(1))
         try await withServer(metrics: metrics, settings: settings) { served in
@@ -102,13 +126,14 @@ extension AdminServerTests {
             for _ in 0..<4 {
                 idle.append(try await KeptOpen.connect(port: port))
             }
-            // The fifth is closed at once: the read ends the stream without an answer.
+            // The fifth takes the place of the oldest idle one, and is answered.
             let fifth = try await KeptOpen.connect(port: port)
             defer { close(fifth.socket) }
-            #expect(try await fifth.exchange(nil) == "")
+            #expect(try await idle[0].exchange(nil) == "", "the oldest idle connection gave up its place")
+            #expect(try await fifth.exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").hasPrefix("HTTP/1.1 200 OK"))
 
-            // The idle four sent nothing within the header timeout: each is closed.
-            for connection in idle {
+            // The other idle ones sent nothing within the header timeout: each is closed.
+            for connection in idle.dropFirst() {
                 #expect(try await connection.exchange(nil) == "")
             }
             // One that sends half a head is closed too.
@@ -130,7 +155,7 @@ extension AdminServerTests {
             }
             #expect(refused("max-connections") == 1, "\(text)")
             // On a loaded machine curl's own connections may be timed out too: at least ours.
-            #expect(refused("header-timeout") >= 5)
+            #expect(refused("header-timeout") >= 4)
             #expect(refused("idle") >= 1)
             #expect(await served.server.openConnections <= 1)
         }

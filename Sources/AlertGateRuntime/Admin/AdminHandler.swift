@@ -92,13 +92,17 @@ final class AdminHandler: ChannelInboundHandler {
 
     private let routes: AdminRoutes
     private let settings: AdminServer.Settings
+    /// Marked busy while a request is read and answered: a connection at the limit may then
+    /// not be given up for a new one.
+    private let slot: AdminConnections.Slot
     private let refusals: AdminRefusals
     private let logger: Logger
     private var state = State.reading(head: nil, bodyBytes: 0, deadline: nil)
 
-    init(routes: AdminRoutes, settings: AdminServer.Settings, refusals: AdminRefusals, logger: Logger) {
+    init(routes: AdminRoutes, settings: AdminServer.Settings, slot: AdminConnections.Slot, refusals: AdminRefusals, logger: Logger) {
         self.routes = routes
         self.settings = settings
+        self.slot = slot
         self.refusals = refusals
         self.logger = logger
     }
@@ -127,6 +131,7 @@ final class AdminHandler: ChannelInboundHandler {
         case (.head(let head), .idle), (.head(let head), .reading):
             // The head is whole: the body must follow within the same time.
             cancelDeadline()
+            slot.setBusy(true)
             state = .reading(head: head, bodyBytes: 0, deadline: deadline(settings.headerTimeout, .headerTimeout, context: context))
         case (.body(let chunk), .reading(let head?, let bodyBytes, let deadline)):
             state = .reading(head: head, bodyBytes: bodyBytes + chunk.readableBytes, deadline: deadline)
@@ -187,6 +192,7 @@ final class AdminHandler: ChannelInboundHandler {
         }
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         // Idle from now: a pipelined next request may arrive while `.end` is written.
+        slot.setBusy(false)
         if keepAlive {
             state = .idle(deadline: deadline(settings.idleTimeout, .idle, context: context))
         }
