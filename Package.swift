@@ -192,6 +192,7 @@ let package = Package(
             dependencies: [
                 "AlertGateRuntime", "AlertGateCore", "AlertGateConfig", "AlertGatePKI", "AlertGateTLS", "AlertGateTesting",
                 "SyslogTLSTransport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

@@ -8,6 +8,8 @@ internal import COpenSSL
 public final class TLSContext: @unchecked Sendable {
     let pointer: OpaquePointer
     public let configuration: TLSConfiguration
+    /// Client contexts: the CertificateRequests their connections received.
+    public let certificateRequests = CertificateRequests()
 
     public init(_ configuration: TLSConfiguration) throws(TLSError) {
         OpenSSLErrorQueue.clear()
@@ -32,6 +34,12 @@ public final class TLSContext: @unchecked Sendable {
         switch configuration.role {
         case .client:
             SSL_CTX_set_verify(context, SSL_VERIFY_PEER, acceptAll)
+            // Run by a client only when the server sent a CertificateRequest. The counter
+            // lives as long as this context, which every connection made from it holds.
+            SSL_CTX_set_cert_cb(context, { _, argument in
+                if let argument { Unmanaged<CertificateRequests>.fromOpaque(argument).takeUnretainedValue().note() }
+                return 1
+            }, Unmanaged.passUnretained(certificateRequests).toOpaque())
         case .server(.required):
             SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, acceptAll)
         case .server(.optional):

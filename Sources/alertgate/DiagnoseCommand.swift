@@ -17,7 +17,7 @@ struct DiagnoseCommand: AsyncParsableCommand {
     @OptionGroup var options: LinkOptions
 
     func run() async throws {
-        let (applianceName, link, _) = try await options.link()
+        let (applianceName, link, _, config) = try await options.linkAndConfig()
         let partner = options.partner
         guard let connector = link.connector as? LinkConnector else { throw ExitCode(1) }
         let policy = connector.policy
@@ -29,6 +29,7 @@ struct DiagnoseCommand: AsyncParsableCommand {
         // Every check runs and is shown; the appliance's policy decides the verdict below.
         let observing = PeerPolicy(policy: .none, expectation: policy.expectation, validator: policy.validator)
         let refusal = RefusalWatcher()
+        let requestsBefore = connector.context.certificateRequests.count
         let started = ContinuousClock.now
         let connection: TLSConnector.Connection
         do {
@@ -62,8 +63,23 @@ struct DiagnoseCommand: AsyncParsableCommand {
         if let leaf = connection.peer.chain.first {
             step("peer", "", "\(leaf.subject.description); SAN \(leaf.subjectAlternativeNames.joined(separator: ", ")); until \(CertificateReportRenderer.format(leaf.notAfter))")
         }
+        // What the CRL checks below used, and whether their distribution points answer now:
+        // the checks may have passed on a cached CRL because a fetch failed.
+        let fetches = await CRLReachability(settings: config.store.crl).fetch(connection.peer.chain)
+        var crlWarning = false
+        for fetch in fetches {
+            switch fetch.outcome {
+            case .fetched(let detail):
+                step("CRL fetch", "PASS", "\(fetch.url): \(detail)")
+            case .failed(let reason):
+                crlWarning = true
+                step("CRL fetch", "WARN", "\(fetch.url): \(reason)")
+            }
+        }
         for check in connection.verdict?.checks ?? [] {
             switch check.outcome {
+            case .passed where check.code == .crlUnreachable && crlWarning:
+                step(check.code.rawValue, "WARN", "the CRL check used a cached CRL: fetching it failed (above); the gateway uses its copy until its nextUpdate, then refuses the connection")
             case .passed:
                 step(check.code.rawValue, "PASS", check.detail ?? check.code.title)
             case .failed(let problem):
@@ -73,16 +89,26 @@ struct DiagnoseCommand: AsyncParsableCommand {
                 step(check.code.rawValue, "SKIP", reason)
             }
         }
-        // TLS 1.3 servers refuse a client certificate after the handshake, with an alert.
-        if let reason = await refusal.refusal(within: .milliseconds(700)) {
+        // Whether the partner asked for a client certificate is known once the handshake is
+        // done; TLS 1.3 servers refuse one after the handshake, with an alert.
+        let requested = connector.context.certificateRequests.count > requestsBefore
+        let presented = connector.context.configuration.certificate
+        if let reason = await refusal.refusal(within: requested ? .milliseconds(700) : .zero) {
             step("client cert", "FAIL", "the partner refused the connection: \(reason)")
             connectionFailed = true
+        } else if !requested {
+            step("client cert", "SKIP", "not requested by the partner: it does not check the appliance's certificate\(presented == nil ? "" : " (none was sent)")")
+        } else if let presented {
+            step("client cert", "PASS", "requested and sent, not refused within 0.7 s: \(presented.subject.description)")
         } else {
-            step("client cert", "PASS", connector.context.configuration.certificate.map { "accepted: \($0.subject.description)" } ?? "none presented, none demanded")
+            step("client cert", "FAIL", "requested by the partner, but appliance \(applianceName) has no certificate to present")
+            connectionFailed = true
         }
         try? await connection.channel.close()
 
         switch (checksFailed, connectionFailed, policy.policy) {
+        case (false, false, _) where crlWarning:
+            print("result: the connection would be made on a cached CRL; its distribution point does not answer")
         case (false, false, _):
             print("result: every step passed")
         case (true, false, .none):
@@ -90,7 +116,7 @@ struct DiagnoseCommand: AsyncParsableCommand {
         default:
             print("result: the connection would be refused")
         }
-        if checksFailed || connectionFailed { throw ExitCode(1) }
+        if checksFailed || connectionFailed || crlWarning { throw ExitCode(1) }
     }
 
     private func step(_ name: String, _ status: String, _ text: String) {

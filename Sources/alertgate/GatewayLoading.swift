@@ -17,6 +17,12 @@ struct LinkOptions: ParsableArguments {
 
     /// The link exactly as `run` would build it, or exit 1 naming what is missing.
     func link() async throws -> (appliance: String, link: TransportLink, plugin: any TransportPlugin) {
+        let (appliance, link, plugin, _) = try await linkAndConfig()
+        return (appliance, link, plugin)
+    }
+
+    /// `link()`, and the config it came from.
+    func linkAndConfig() async throws -> (appliance: String, link: TransportLink, plugin: any TransportPlugin, config: GatewayConfig) {
         let loaded = try await loadGateway(configPath: config)
         let factory = loaded.linkFactory(logger: commandLogger())
         guard let applianceName = appliance ?? factory.defaultAppliance else {
@@ -25,7 +31,7 @@ struct LinkOptions: ParsableArguments {
         }
         do {
             let (link, plugin) = try factory.link(appliance: applianceName, partner: partner)
-            return (applianceName, link, plugin)
+            return (applianceName, link, plugin, loaded.config)
         } catch {
             printError(error.description)
             throw ExitCode(1)

@@ -5,6 +5,8 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import NIOCore
+import NIOEmbedded
 import NIOHTTP1
 import Testing
 
@@ -55,29 +57,35 @@ extension AdminServerTests {
             #expect(try await curl(reload, method: "POST", headers: ["Host: localhost"]).status == 200)
             #expect(try await curl(reload, method: "POST", headers: ["Host: [::1]:9180"]).status == 200)
             #expect(await served.backend.reloads == 4)
+
+            // Each refusal counted by its reason.
+            let text = try await curl(served.base + "/metrics").body
+            #expect(text.contains(#"alertgate_admin_requests_refused_total{reason="host"} 2"#), "\(text)")
+            #expect(text.contains(#"alertgate_admin_requests_refused_total{reason="content-type"} 2"#))
+            #expect(text.contains(#"alertgate_admin_requests_refused_total{reason="origin"} 1"#))
         }
     }
 
     @Test func theAccessRulesOneByOne() {
         let open = AdminAccess(token: nil, loopbackOnly: true)
         func headers(_ pairs: [(String, String)]) -> HTTPHeaders { HTTPHeaders(pairs) }
-        #expect(open.refusal(method: .GET, path: "/healthz", headers: headers([]), bodyBytes: 0) == nil)
-        #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([]), bodyBytes: 0)?.status == .forbidden, "no Host")
+        #expect(open.refusal(method: .GET, path: "/healthz", headers: headers([]), bodyBytes: 0)?.1 == nil)
+        #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([]), bodyBytes: 0)?.1.status == .forbidden, "no Host")
         for host in ["127.0.0.1", "127.0.0.1:9180", "localhost", "LOCALHOST:1", "[::1]", "[::1]:9180", "127.1.2.3"] {
-            #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([("Host", host)]), bodyBytes: 0) == nil, "\(host)")
+            #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([("Host", host)]), bodyBytes: 0)?.1 == nil, "\(host)")
         }
         for host in ["evil.example", "127.0.0.1.evil.example", "0.0.0.0", "[::2]", "10.0.0.1:9180"] {
-            #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([("Host", host)]), bodyBytes: 0)?.status == .forbidden, "\(host)")
+            #expect(open.refusal(method: .GET, path: "/v1/status", headers: headers([("Host", host)]), bodyBytes: 0)?.1.status == .forbidden, "\(host)")
         }
         let json = headers([("Host", "localhost"), ("Content-Type", "application/json; charset=utf-8")])
-        #expect(open.refusal(method: .POST, path: "/v1/reload", headers: json, bodyBytes: 2) == nil)
-        #expect(open.refusal(method: .POST, path: "/v1/reload", headers: headers([("Host", "localhost")]), bodyBytes: 1)?.status == .unsupportedMediaType)
+        #expect(open.refusal(method: .POST, path: "/v1/reload", headers: json, bodyBytes: 2)?.1 == nil)
+        #expect(open.refusal(method: .POST, path: "/v1/reload", headers: headers([("Host", "localhost")]), bodyBytes: 1)?.1.status == .unsupportedMediaType)
 
         // Any Host when the admin address is not a loopback one (then a token is required by the config).
         let remote = AdminAccess(token: "t0k3n-t0k3n-t0k3n", loopbackOnly: false)
-        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Host", "gw.example"), ("Authorization", "Bearer t0k3n-t0k3n-t0k3n")]), bodyBytes: 0) == nil)
-        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Host", "gw.example"), ("Authorization", "Bearer t0k3n")]), bodyBytes: 0)?.status == .unauthorized)
-        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Authorization", "Bearer a"), ("Authorization", "Bearer t0k3n-t0k3n-t0k3n")]), bodyBytes: 0)?.status == .unauthorized)
+        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Host", "gw.example"), ("Authorization", "Bearer t0k3n-t0k3n-t0k3n")]), bodyBytes: 0)?.1 == nil)
+        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Host", "gw.example"), ("Authorization", "Bearer t0k3n")]), bodyBytes: 0)?.1.status == .unauthorized)
+        #expect(remote.refusal(method: .GET, path: "/metrics", headers: headers([("Authorization", "Bearer a"), ("Authorization", "Bearer t0k3n-t0k3n-t0k3n")]), bodyBytes: 0)?.1.status == .unauthorized)
 
         #expect(AdminAccess.constantTimeEqual(Array("abc".utf8), Array("abc".utf8)))
         #expect(!AdminAccess.constantTimeEqual(Array("abc".utf8), Array("abd".utf8)))
@@ -85,29 +93,65 @@ extension AdminServerTests {
         #expect(!AdminAccess.constantTimeEqual([], Array("a".utf8)))
     }
 
+    @Test func atTheLimitTheOldestIdleConnectionMakesRoomAndBusyOnesAreKept() throws {
+        let connections = AdminConnections(limit: 2)
+        let first = EmbeddedChannel(), second = EmbeddedChannel(), third = EmbeddedChannel(), fourth = EmbeddedChannel()
+        guard case .admitted(let firstSlot, nil) = connections.admit(first), case .admitted(let secondSlot, nil) = connections.admit(second) else {
+            Issue.record("the first two are admitted without evicting anyone")
+            return
+        }
+        firstSlot.setBusy(true)
+        secondSlot.setBusy(true)
+        guard case .refused = connections.admit(third) else {
+            Issue.record("every connection busy: the new one is refused")
+            return
+        }
+        secondSlot.setBusy(false)
+        guard case .admitted(_, let evicted?) = connections.admit(fourth) else {
+            Issue.record("an idle connection makes room")
+            return
+        }
+        #expect(evicted === second)
+        #expect(connections.count == 2)
+    }
+
     #if canImport(Glibc)
-    @Test func idleConnectionsAreCappedAndClosedSoTheProbesAnswerAgain() async throws {
-        let metrics = MetricsExposition()
-        // A header timeout long enough that the four are still held when the fifth comes,
-        // however loaded the machine (the closes are awaited, not timed).
-        let settings = AdminServer.Settings(maxConnections: 4, headerTimeout: .seconds(3), idleTimeout: .milliseconds(500))
-        try await withServer(metrics: metrics, settings: settings) { served in
+    /// The refusals counted so far, by reason.
+    func refused(_ reason: String, _ served: Served) async throws -> Int {
+        let text = try await curl(served.base + "/metrics").body
+        let prefix = #"alertgate_connections_refused_total{listener="admin",reason=""# + reason + #""} "#
+        return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? -1
+    }
+
+    @Test func atTheConnectionLimitAProbeTakesTheOldestIdlePlace() async throws {
+        // Deadlines far off: only the limit closes connections here.
+        let settings = AdminServer.Settings(maxConnections: 4, headerTimeout: .seconds(60), idleTimeout: .seconds(60))
+        try await withServer(settings: settings) { served in
             let port = try #require(await served.server.boundAddress?.port)
             var idle: [KeptOpen] = []
             defer { for connection in idle { close(connection.socket) } }
             for _ in 0..<4 {
                 idle.append(try await KeptOpen.connect(port: port))
             }
-            // The fifth is closed at once: the read ends the stream without an answer.
             let fifth = try await KeptOpen.connect(port: port)
             defer { close(fifth.socket) }
-            #expect(try await fifth.exchange(nil) == "")
+            #expect(try await idle[0].exchange(nil) == "", "the oldest idle connection gave up its place")
+            #expect(try await fifth.exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").hasPrefix("HTTP/1.1 200 OK"))
+            // curl takes the place of the next oldest one.
+            #expect(try await curl(served.base + "/healthz").status == 200)
+            #expect(try await idle[1].exchange(nil) == "")
+            #expect(try await refused("max-connections", served) >= 2)
+        }
+    }
 
-            // The idle four sent nothing within the header timeout: each is closed.
-            for connection in idle {
-                #expect(try await connection.exchange(nil) == "")
-            }
-            // One that sends half a head is closed too.
+    @Test func silentSlowAndIdleConnectionsAreClosedOnTime() async throws {
+        let settings = AdminServer.Settings(headerTimeout: .seconds(3), idleTimeout: .seconds(1))
+        try await withServer(settings: settings) { served in
+            let port = try #require(await served.server.boundAddress?.port)
+            // One that sends nothing, one that sends half a head: closed at the header timeout.
+            let silent = try await KeptOpen.connect(port: port)
+            defer { close(silent.socket) }
+            #expect(try await silent.exchange(nil) == "")
             let slow = try await KeptOpen.connect(port: port)
             defer { close(slow.socket) }
             #expect(try await slow.exchange("GET /healthz HTTP/1.1\r\nHost: 127.") == "")
@@ -118,11 +162,9 @@ extension AdminServerTests {
             #expect(try await kept.exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").hasPrefix("HTTP/1.1 200 OK"))
             #expect(try await kept.exchange(nil) == "")
 
-            #expect(try await curl(served.base + "/healthz").status == 200)
-            let text = try await curl(served.base + "/metrics").body
-            #expect(text.contains(#"alertgate_connections_refused_total{listener="admin",reason="max-connections"} 1"#), "\(text)")
-            #expect(text.contains(#"alertgate_connections_refused_total{listener="admin",reason="header-timeout"} 5"#))
-            #expect(text.contains(#"alertgate_connections_refused_total{listener="admin",reason="idle"} 1"#))
+            // On a loaded machine curl's own connections may be timed out too: at least ours.
+            #expect(try await refused("header-timeout", served) >= 2)
+            #expect(try await refused("idle", served) >= 1)
             #expect(await served.server.openConnections <= 1)
         }
     }

@@ -262,7 +262,10 @@ import Testing
     #if canImport(Glibc)
     @Test func stopClosesConnectionsKeptOpenBetweenRequests() async throws {
         let backend = ScriptedBackend(status: Self.sampleStatus, reload: ReloadReport(at: Date(), ok: true, errors: []))
-        let server = AdminServer(address: HostPort(host: "127.0.0.1", port: 0), backend: backend, metrics: MetricsExposition(), logger: Logger(label: "test"))
+        // Deadlines far off (a loaded machine may take seconds between connect and send): only stop() closes.
+        let server = AdminServer(
+            address: HostPort(host: "127.0.0.1", port: 0), settings: .init(headerTimeout: .seconds(120), idleTimeout: .seconds(120)),
+            backend: backend, metrics: MetricsExposition(), logger: Logger(label: "test"))
         try await server.start()
         let port = try #require(await server.boundAddress?.port)
         let connection = try await KeptOpen.connect(port: port)

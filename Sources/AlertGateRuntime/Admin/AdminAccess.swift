@@ -21,30 +21,38 @@ struct AdminAccess: Sendable {
     /// The admin address is a loopback one: `Host` must be one too.
     var loopbackOnly: Bool
 
+    /// Why a request was refused (the `reason` of `alertgate_admin_requests_refused_total`).
+    enum Refusal: String, Sendable, CaseIterable {
+        case unauthorized
+        case host
+        case origin
+        case contentType = "content-type"
+    }
+
     /// The paths anyone may ask.
     static let openPaths: Set<String> = ["/healthz", "/readyz"]
 
     /// The refusal of a request to `path`, or nil when it may be answered.
-    func refusal(method: HTTPMethod, path: String, headers: HTTPHeaders, bodyBytes: Int) -> AdminResponse? {
+    func refusal(method: HTTPMethod, path: String, headers: HTTPHeaders, bodyBytes: Int) -> (Refusal, AdminResponse)? {
         guard !Self.openPaths.contains(path) else { return nil }
         if let token, !Self.bearer(headers, matches: token) {
             var response = AdminResponse.text(.unauthorized, "\(path) needs Authorization: Bearer TOKEN (gateway.admin_token)")
             response.extraHeaders["WWW-Authenticate"] = #"Bearer realm="alertgate""#
-            return response
+            return (.unauthorized, response)
         }
         if loopbackOnly, !Self.isLoopbackHost(headers.first(name: "Host")) {
-            return .text(.forbidden, "\(path) answers only requests to a loopback Host (127.0.0.1, localhost or [::1]) on this address")
+            return (.host, .text(.forbidden, "\(path) answers only requests to a loopback Host (127.0.0.1, localhost or [::1]) on this address"))
         }
         guard path == "/v1/reload", method == .POST else { return nil }
         if headers.contains(name: "Origin") {
-            return .text(.forbidden, "POST /v1/reload does not take requests from web pages (an Origin header was sent)")
+            return (.origin, .text(.forbidden, "POST /v1/reload does not take requests from web pages (an Origin header was sent)"))
         }
         let contentType = headers.first(name: "Content-Type")
         if let contentType, !Self.isJSON(contentType) {
-            return .text(.unsupportedMediaType, "POST /v1/reload takes Content-Type: application/json or no body, not \(contentType)")
+            return (.contentType, .text(.unsupportedMediaType, "POST /v1/reload takes Content-Type: application/json or no body, not \(contentType)"))
         }
         if contentType == nil, bodyBytes > 0 {
-            return .text(.unsupportedMediaType, "POST /v1/reload takes Content-Type: application/json or no body")
+            return (.contentType, .text(.unsupportedMediaType, "POST /v1/reload takes Content-Type: application/json or no body"))
         }
         return nil
     }

@@ -17,8 +17,9 @@ enum AdminRefusal: String, Sendable, CaseIterable {
 /// a client that opens connections in a loop must not write a log line for each.
 final class AdminRefusals: Sendable {
     private let counters: [AdminRefusal: Counter]
+    private let requestCounters: [AdminAccess.Refusal: Counter]
     private let logger: Logger
-    private let lastLogged = NIOLockedValueBox<[AdminRefusal: NIODeadline]>([:])
+    private let lastLogged = NIOLockedValueBox<[String: NIODeadline]>([:])
 
     init(metrics: MetricsExposition, logger: Logger) {
         var counters: [AdminRefusal: Counter] = [:]
@@ -28,20 +29,40 @@ final class AdminRefusals: Sendable {
                 factory: metrics.factory)
         }
         self.counters = counters
+        var requestCounters: [AdminAccess.Refusal: Counter] = [:]
+        for reason in AdminAccess.Refusal.allCases {
+            requestCounters[reason] = Counter(
+                label: "alertgate_admin_requests_refused_total", dimensions: [("reason", reason.rawValue)], factory: metrics.factory)
+        }
+        self.requestCounters = requestCounters
         self.logger = logger
+    }
+
+    /// A request `AdminAccess` refused (401, 403, 415): counted, and logged at most once a
+    /// second per reason (a scanner or a misconfigured scraper must not flood the log).
+    func refused(_ reason: AdminAccess.Refusal, request: String) {
+        requestCounters[reason]?.increment()
+        if due("request-" + reason.rawValue) {
+            logger.warning(
+                "admin API: refused \(request) (\(reason.rawValue)); further ones are counted in alertgate_admin_requests_refused_total",
+                metadata: ["reason": "\(reason.rawValue)"])
+        }
+    }
+
+    private func due(_ key: String) -> Bool {
+        let now = NIODeadline.now()
+        return lastLogged.withLockedValue { last in
+            guard last[key].map({ now - $0 >= .seconds(1) }) ?? true else { return false }
+            last[key] = now
+            return true
+        }
     }
 
     func refused(_ reason: AdminRefusal) {
         counters[reason]?.increment()
         // A kept-alive connection left idle is how HTTP clients end; counted, not logged.
         guard reason != .idle else { return }
-        let now = NIODeadline.now()
-        let due = lastLogged.withLockedValue { last in
-            guard last[reason].map({ now - $0 >= .seconds(1) }) ?? true else { return false }
-            last[reason] = now
-            return true
-        }
-        if due {
+        if due(reason.rawValue) {
             logger.warning("admin API: connection closed (\(reason.rawValue)); further ones are counted in alertgate_connections_refused_total{listener=\"admin\"}", metadata: ["reason": "\(reason.rawValue)"])
         }
     }
@@ -71,13 +92,17 @@ final class AdminHandler: ChannelInboundHandler {
 
     private let routes: AdminRoutes
     private let settings: AdminServer.Settings
+    /// Marked busy while a request is read and answered: a connection at the limit may then
+    /// not be given up for a new one.
+    private let slot: AdminConnections.Slot
     private let refusals: AdminRefusals
     private let logger: Logger
     private var state = State.reading(head: nil, bodyBytes: 0, deadline: nil)
 
-    init(routes: AdminRoutes, settings: AdminServer.Settings, refusals: AdminRefusals, logger: Logger) {
+    init(routes: AdminRoutes, settings: AdminServer.Settings, slot: AdminConnections.Slot, refusals: AdminRefusals, logger: Logger) {
         self.routes = routes
         self.settings = settings
+        self.slot = slot
         self.refusals = refusals
         self.logger = logger
     }
@@ -106,6 +131,7 @@ final class AdminHandler: ChannelInboundHandler {
         case (.head(let head), .idle), (.head(let head), .reading):
             // The head is whole: the body must follow within the same time.
             cancelDeadline()
+            slot.setBusy(true)
             state = .reading(head: head, bodyBytes: 0, deadline: deadline(settings.headerTimeout, .headerTimeout, context: context))
         case (.body(let chunk), .reading(let head?, let bodyBytes, let deadline)):
             state = .reading(head: head, bodyBytes: bodyBytes + chunk.readableBytes, deadline: deadline)
@@ -166,6 +192,7 @@ final class AdminHandler: ChannelInboundHandler {
         }
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         // Idle from now: a pipelined next request may arrive while `.end` is written.
+        slot.setBusy(false)
         if keepAlive {
             state = .idle(deadline: deadline(settings.idleTimeout, .idle, context: context))
         }

@@ -49,8 +49,8 @@ public actor AdminServer {
     private let logger: Logger
     private var channel: (any Channel)?
     /// The open connections, closed by `stop()` (a client may hold one open between
-    /// requests) and counted against `settings.maxConnections`.
-    private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    /// requests), at most `settings.maxConnections`.
+    private let connections: AdminConnections
 
     public init(
         address: HostPort, settings: Settings = Settings(), backend: any AdminBackend, metrics: MetricsExposition,
@@ -58,6 +58,7 @@ public actor AdminServer {
     ) {
         self.address = address
         self.settings = settings
+        self.connections = AdminConnections(limit: settings.maxConnections)
         self.backend = backend
         self.metrics = metrics
         self.group = group
@@ -73,8 +74,8 @@ public actor AdminServer {
     public func start() async throws {
         guard channel == nil else { return }
         let access = AdminAccess(token: settings.token, loopbackOnly: address.isLoopback)
-        let routes = AdminRoutes(backend: backend, metrics: metrics, access: access)
         let refusals = AdminRefusals(metrics: metrics, logger: logger)
+        let routes = AdminRoutes(backend: backend, metrics: metrics, access: access) { reason, request in refusals.refused(reason, request: request) }
         let settings = settings
         let logger = logger
         let connections = connections
@@ -84,21 +85,23 @@ public actor AdminServer {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let id = ObjectIdentifier(channel)
-                        let admitted = connections.withLockedValue { open in
-                            guard open.count < settings.maxConnections else { return false }
-                            open[id] = channel
-                            return true
-                        }
-                        guard admitted else {
+                        let slot: AdminConnections.Slot
+                        switch connections.admit(channel) {
+                        case .refused:
                             refusals.refused(.maxConnections)
                             channel.close(promise: nil)
                             return
+                        case .admitted(let admitted, let evicted):
+                            slot = admitted
+                            if let evicted {
+                                refusals.refused(.maxConnections)
+                                evicted.close(promise: nil)
+                            }
                         }
-                        channel.closeFuture.whenComplete { _ in connections.withLockedValue { _ = $0.removeValue(forKey: id) } }
+                        channel.closeFuture.whenComplete { _ in connections.remove(channel) }
                         let pipeline = channel.pipeline.syncOperations
                         try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                        try pipeline.addHandler(AdminHandler(routes: routes, settings: settings, refusals: refusals, logger: logger))
+                        try pipeline.addHandler(AdminHandler(routes: routes, settings: settings, slot: slot, refusals: refusals, logger: logger))
                     }
                 }
                 .bind(host: address.host, port: address.port)
@@ -110,7 +113,7 @@ public actor AdminServer {
 
     /// Connections open now.
     public var openConnections: Int {
-        connections.withLockedValue { $0.count }
+        connections.count
     }
 
     /// Stops accepting and closes the open connections (an answer being written is cut
@@ -119,7 +122,7 @@ public actor AdminServer {
         guard let channel else { return }
         self.channel = nil
         try? await channel.close()
-        for connection in connections.withLockedValue({ Array($0.values) }) {
+        for connection in connections.channels {
             try? await connection.close()
         }
     }
@@ -177,6 +180,8 @@ struct AdminRoutes: Sendable {
     let backend: any AdminBackend
     let metrics: MetricsExposition
     var access = AdminAccess(token: nil, loopbackOnly: false)
+    /// Told of each request `access` refuses (counted and logged, rate-limited).
+    var refused: @Sendable (AdminAccess.Refusal, String) -> Void = { _, _ in }
 
     private struct ReloadAnswer: Encodable {
         var ok: Bool
@@ -205,8 +210,9 @@ struct AdminRoutes: Sendable {
             response.extraHeaders["Allow"] = allowed.rawValue
             return .now(response)
         }
-        if let refusal = access.refusal(method: method, path: path, headers: headers, bodyBytes: bodyBytes) {
-            return .now(refusal)
+        if let (reason, response) = access.refusal(method: method, path: path, headers: headers, bodyBytes: bodyBytes) {
+            refused(reason, "\(method.rawValue) \(path)")
+            return .now(response)
         }
         let backend = backend
         switch path {
