@@ -74,6 +74,7 @@ public struct GatewayRunner: Sendable {
             logger.error("not starting: \(error)")
             return 1
         }
+        SpoolRecoveryLog.report(spool, logger: logger)
         // Trapped before anything announces that the gateway runs: a SIGHUP sent right
         // after never meets the default action (exit).
         let reloadSignals = await UnixSignalsSequence(trapping: .sighup)

@@ -25,19 +25,39 @@ public final class Spool: Sendable {
     public let directory: URL
     public let budget: SpoolBudget
     private let queues: Mutex<[Key: SpoolQueue]>
+    /// Folders under `directory` that are not a queue's, found on open and left alone.
+    public let ignoredFolders: [String]
 
     /// Opens the spool in `directory`, with every queue a previous run left (their alerts
-    /// are still to be delivered).
+    /// are still to be delivered). A folder whose name is not one `folderName` makes is
+    /// not the spool's: it is ignored (`ignoredFolders`), never read.
     public init(directory: URL, quota: Int) throws(SpoolError) {
         self.directory = directory
         budget = SpoolBudget(quota: quota)
         queues = Mutex([:])
+        var ignored: [String] = []
+        var keys: [Key] = []
         for partner in Self.folders(in: directory) {
             for appliance in Self.folders(in: directory.appendingPathComponent(partner)) {
-                guard let key = Self.key(partnerFolder: partner, applianceFolder: appliance) else { continue }
-                _ = try queue(for: key)
+                if let key = Self.key(partnerFolder: partner, applianceFolder: appliance) {
+                    keys.append(key)
+                } else {
+                    ignored.append("\(partner)/\(appliance)")
+                }
             }
         }
+        ignoredFolders = ignored
+        for key in keys {
+            _ = try queue(for: key)
+        }
+    }
+
+    /// What opening each queue found damaged, ignored or corrected (only queues with
+    /// something to say).
+    public func recoveryReports() -> [(key: Key, report: SpoolRecoveryReport)] {
+        queues.withLock { queues in
+            queues.filter { !$0.value.recovery.isEmpty }.map { (key: $0.key, report: $0.value.recovery) }
+        }.sorted { $0.key.description < $1.key.description }
     }
 
     /// The queues open now, by link.
@@ -129,16 +149,22 @@ public final class Spool: Sendable {
         return String(validating: bytes, as: UTF8.self)
     }
 
+    /// The link of a queue's folder; nil for a folder the spool never makes (a name that
+    /// does not decode, or does not encode back to itself: `..`, `.hidden`, `%2f`).
     private static func key(partnerFolder: String, applianceFolder: String) -> Key? {
-        guard let partner = name(ofFolder: partnerFolder), let appliance = name(ofFolder: applianceFolder) else { return nil }
+        guard let partner = name(ofFolder: partnerFolder), let appliance = name(ofFolder: applianceFolder),
+            !partner.isEmpty, !appliance.isEmpty,
+            folderName(partner) == partnerFolder, folderName(appliance) == applianceFolder
+        else { return nil }
         return Key(partner: partner, appliance: appliance)
     }
 
     private static func folders(in directory: URL) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        // Real folders only: a symbolic link could lead the spool to read outside it.
         return names.filter { name in
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path, isDirectory: &isDirectory) && isDirectory.boolValue
+            let attributes = try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(name).path)
+            return attributes?[.type] as? FileAttributeType == .typeDirectory
         }.sorted()
     }
 }

@@ -16,8 +16,9 @@ import Foundation
 /// records), so a partner that keeps up is fed without reading the disk back; a backlog
 /// beyond that is read from the segment files.
 ///
-/// On open, each segment is read back and cut at the first record whose checksum fails —
-/// the torn tail of a write the crash interrupted, which was never acknowledged.
+/// On open, each segment is read back (`SpoolRecovery`): a torn tail or a record whose
+/// checksum fails is skipped, the valid records after it are kept, and `recovery` says
+/// what was lost and where.
 public actor SpoolQueue {
     public struct Entry: Sendable {
         public var sequence: UInt64
@@ -26,10 +27,10 @@ public actor SpoolQueue {
 
     /// Where a record is on disk: small, one per unacknowledged alert (a backlog of
     /// millions must not hold their alerts in memory).
-    private struct Location {
+    struct Location {
         var segment: UInt64
         var offset: Int
-        /// The payload's length; -1 for a record a damaged segment lost.
+        /// The payload's length.
         var length: Int
     }
 
@@ -68,9 +69,12 @@ public actor SpoolQueue {
     private var entryWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
     private var nextWaiter = 0
 
-    /// Sequences whose records a damaged segment lost (found on open); never returned by
-    /// `entries`, to be acknowledged with the alerts around them.
-    public private(set) var lostSequences: [ClosedRange<UInt64>] = []
+    /// What opening the queue found damaged, ignored or corrected, for the log.
+    public nonisolated let recovery: SpoolRecoveryReport
+
+    /// Files of the queue's folder besides its segments.
+    static let cursorFile = "cursor"
+    static let inFlightFile = "inflight"
 
     /// The sequence up to which the partner accepted everything.
     public var acknowledged: UInt64 { cursor.sequence }
@@ -91,12 +95,12 @@ public actor SpoolQueue {
         }
         do {
             cursor = try SpoolCursor(directory: directory)
-            let recovered = try Self.recover(directory, acknowledged: cursor.sequence)
+            let recovered = try SpoolRecovery.recover(directory, cursor: cursor, otherFiles: [Self.cursorFile, Self.inFlightFile])
             segments = recovered.segments
             segmentSizes = recovered.sizes
             current = recovered.segments.max { $0.key < $1.key }?.value
             index = recovered.index
-            lostSequences = recovered.lost
+            recovery = recovered.report
             nextSequence = recovered.nextSequence
             budget.add(recovered.sizes.values.reduce(0, +))
         } catch {
@@ -372,68 +376,7 @@ public actor SpoolQueue {
         }
     }
 
-    // MARK: Recovery
-
-    private struct Recovered {
-        var segments: [UInt64: SegmentFile] = [:]
-        var sizes: [UInt64: Int] = [:]
-        var index: [Location] = []
-        var lost: [ClosedRange<UInt64>] = []
-        var nextSequence: UInt64
-    }
-
-    private static func recover(_ directory: URL, acknowledged: UInt64) throws(SpoolFileError) -> Recovered {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        let starts = names.compactMap { $0.hasSuffix(".seg") ? UInt64($0.dropLast(4)) : nil }.sorted()
-        var recovered = Recovered(nextSequence: acknowledged + 1)
-        var next = acknowledged + 1
-        for (position, start) in starts.enumerated() {
-            let path = segmentPath(directory, start)
-            let segment = try SegmentFile(path: path, firstSequence: start, create: false)
-            let length = try segment.length()
-            let isLast = position + 1 == starts.count
-            // A segment that ends before the cursor holds nothing the partner still needs.
-            if !isLast, starts[position + 1] <= acknowledged + 1 {
-                try? FileManager.default.removeItem(atPath: path)
-                continue
-            }
-            if start > next {
-                // Records lost between segments (a corrupted record cut the one before):
-                // their places stay empty, so sequence numbers keep matching positions.
-                for _ in next..<start {
-                    recovered.index.append(Location(segment: start, offset: 0, length: -1))
-                }
-                recovered.lost.append(next...(start - 1))
-                next = start
-            }
-            let bytes = length > 0 ? try segment.read(offset: 0, count: length) : []
-            var offset = 0
-            var sequence = start
-            while offset + SpoolRecords.headerSize <= bytes.count {
-                let payloadLength = Int(uint32(bytes, offset))
-                let checksum = uint32(bytes, offset + 4)
-                let end = offset + SpoolRecords.headerSize + payloadLength
-                guard end <= bytes.count, CRC32.checksum(bytes[(offset + SpoolRecords.headerSize)..<end]) == checksum else { break }
-                if sequence > acknowledged {
-                    recovered.index.append(Location(segment: start, offset: offset, length: payloadLength))
-                }
-                sequence += 1
-                offset = end
-            }
-            if offset < bytes.count {
-                try segment.truncate(to: offset)  // the torn tail of an interrupted write
-            }
-            recovered.segments[start] = segment
-            recovered.sizes[start] = offset
-            next = max(next, sequence)
-            if sequence <= acknowledged, isLast {
-                // Everything in it was accepted; new records go on from the cursor.
-                next = acknowledged + 1
-            }
-        }
-        recovered.nextSequence = next
-        return recovered
-    }
+    // MARK: Files
 
     static func uint32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
         (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[offset + $1]) << (8 * UInt32($1)) }

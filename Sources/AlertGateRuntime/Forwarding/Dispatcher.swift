@@ -53,14 +53,6 @@ actor Dispatcher {
     /// Sends until `stop()`; then lets the batches in flight finish and returns.
     func run() async {
         progress = DeliveryProgress(cursor: await queue.acknowledged)
-        let lost = await queue.lostSequences
-        if !lost.isEmpty {
-            let count = lost.reduce(0) { $0 + $1.count }
-            logger.error("the spool lost \(count) alerts to a damaged segment file (sequences \(lost.map { "\($0.lowerBound)…\($0.upperBound)" }.joined(separator: ", "))); the alerts after them are sent")
-            if let cursor = progress.accepted(lost.joined()) {
-                try? await queue.acknowledge(through: cursor)
-            }
-        }
         await counters.setDepth(await queue.depth, of: key)
         let link = LinkPool.Key(appliance: key.appliance, partner: key.partner)
         await withTaskGroup(of: Completion.self) { group in
