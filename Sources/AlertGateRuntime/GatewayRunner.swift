@@ -83,7 +83,7 @@ public struct GatewayRunner: Sendable {
         let pool = LinkPool(makeSender: GatewayReloader.makeSender(links))
         let forwarding = ForwardingService(
             config: config, spool: spool, pool: pool,
-            deadLetters: DeadLetterFile(directory: dataDirectory.appendingPathComponent("dead-letter")),
+            deadLetters: DeadLetterFile(directory: dataDirectory.appendingPathComponent("dead-letter"), logger: logger),
             counters: counters, logger: logger)
         let intake = SpoolIntake(rules: ForwardingRules(config), spool: spool, counters: counters)
         let listenerSet: ListenerSet

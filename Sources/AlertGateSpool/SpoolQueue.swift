@@ -25,6 +25,20 @@ public actor SpoolQueue {
         public var alert: Alert
     }
 
+    /// Records a dispatcher was sending when the process died (`markInFlight`), and how
+    /// many runs in a row died with them in flight before.
+    public struct InFlight: Sendable, Hashable {
+        public var first: UInt64
+        public var last: UInt64
+        public var crashes: Int
+
+        public init(first: UInt64, last: UInt64, crashes: Int) {
+            self.first = first
+            self.last = last
+            self.crashes = crashes
+        }
+    }
+
     /// Where a record is on disk: small, one per unacknowledged alert (a backlog of
     /// millions must not hold their alerts in memory).
     struct Location {
@@ -53,6 +67,7 @@ public actor SpoolQueue {
     private let budget: SpoolBudget
     private let io: DispatchQueue
     private let cursor: SpoolCursor
+    private let inFlight: InFlightMarker
     private var segments: [UInt64: SegmentFile] = [:]
     private var segmentSizes: [UInt64: Int] = [:]
     private var current: SegmentFile?
@@ -71,6 +86,9 @@ public actor SpoolQueue {
 
     /// What opening the queue found damaged, ignored or corrected, for the log.
     public nonisolated let recovery: SpoolRecoveryReport
+    /// What the previous run was sending when it died (nil after a clean stop, or when
+    /// recovery numbered the records again).
+    public nonisolated let leftInFlight: InFlight?
 
     /// Files of the queue's folder besides its segments.
     static let cursorFile = "cursor"
@@ -101,6 +119,8 @@ public actor SpoolQueue {
             current = recovered.segments.max { $0.key < $1.key }?.value
             index = recovered.index
             recovery = recovered.report
+            inFlight = try InFlightMarker(directory: directory)
+            leftInFlight = recovered.report.isEmpty ? inFlight.left : nil
             nextSequence = recovered.nextSequence
             budget.add(recovered.sizes.values.reduce(0, +))
         } catch {
@@ -259,6 +279,7 @@ public actor SpoolQueue {
                 continue
             }
             guard location.length >= 0, let segment = segments[location.segment] else {
+                result.appendUnreadable(sequence: firstIndexed + UInt64(position - indexStart), record: [])
                 position += 1
                 continue
             }
@@ -283,8 +304,13 @@ public actor SpoolQueue {
             for run in position..<end {
                 let record = index[run]
                 let start = record.offset - first + SpoolRecords.headerSize
-                if let alert = AlertCoding.decode(bytes[start..<(start + record.length)]) {
+                let payload = bytes[start..<(start + record.length)]
+                if let alert = AlertCoding.decode(payload) {
                     result.append(sequence: firstIndexed + UInt64(run - indexStart), alert: alert)
+                } else {
+                    // A record this version cannot read: handed on as bytes, for the
+                    // dead-letter file, never silently left behind the cursor.
+                    result.appendUnreadable(sequence: firstIndexed + UInt64(run - indexStart), record: Array(payload))
                 }
             }
             position = end
@@ -373,6 +399,16 @@ public actor SpoolQueue {
                 budget.release(segmentSizes.removeValue(forKey: start) ?? 0)
                 try? FileManager.default.removeItem(atPath: Self.segmentPath(directory, start))
             }
+        }
+    }
+
+    /// Keeps what is being sent now on disk (nil: nothing), for the next start should the
+    /// process die meanwhile.
+    public func markInFlight(_ marker: InFlight?) throws(SpoolError) {
+        do {
+            try inFlight.store(marker)
+        } catch {
+            throw .io(queue: name, operation: error.operation, reason: error.reason)
         }
     }
 
