@@ -69,7 +69,9 @@ public struct GatewayRunner: Sendable {
         let dataDirectory = config.gateway.dataDir
         let spool: Spool
         do {
-            spool = try Spool(directory: dataDirectory.appendingPathComponent("spool"), quota: config.gateway.spool.maxSize)
+            spool = try Spool(
+                directory: dataDirectory.appendingPathComponent("spool"), quota: config.gateway.spool.maxSize,
+                applianceQuota: config.gateway.spool.applianceShare(appliances: config.appliances.count))
         } catch {
             logger.error("not starting: \(error)")
             return 1

@@ -31,9 +31,12 @@ public final class Spool: Sendable {
     /// Opens the spool in `directory`, with every queue a previous run left (their alerts
     /// are still to be delivered). A folder whose name is not one `folderName` makes is
     /// not the spool's: it is ignored (`ignoredFolders`), never read.
-    public init(directory: URL, quota: Int) throws(SpoolError) {
+    ///
+    /// - Parameter applianceQuota: the most one appliance's alerts may take of `quota`, in
+    ///   the queues of all partners together (nil: all of it).
+    public init(directory: URL, quota: Int, applianceQuota: Int? = nil) throws(SpoolError) {
         self.directory = directory
-        budget = SpoolBudget(quota: quota)
+        budget = SpoolBudget(quota: quota, applianceQuota: applianceQuota)
         queues = Mutex([:])
         var ignored: [String] = []
         var keys: [Key] = []
@@ -72,7 +75,7 @@ public final class Spool: Sendable {
         // Segments of at most a sixteenth of the quota: acknowledged ones are deleted whole,
         // so a small quota frees in small steps.
         let segmentSize = max(4 << 10, min(64 << 20, budget.quota / 16))
-        let opened = try SpoolQueue(name: key.description, directory: folder, budget: budget, segmentSize: segmentSize)
+        let opened = try SpoolQueue(name: key.description, directory: folder, budget: budget, appliance: key.appliance, segmentSize: segmentSize)
         return queues.withLock { queues in
             if let existing = queues[key] { return existing }
             queues[key] = opened
@@ -88,9 +91,17 @@ public final class Spool: Sendable {
         for (key, alerts) in batches where !alerts.isEmpty {
             prepared.append((try queue(for: key), SpoolRecords(alerts)))
         }
-        let total = prepared.reduce(0) { $0 + $1.1.byteCount }
-        guard budget.reserve(total) else {
+        var bytes: [String: Int] = [:]
+        for (queue, records) in prepared {
+            bytes[queue.appliance, default: 0] += records.byteCount
+        }
+        switch budget.reserve(bytes) {
+        case nil:
+            break
+        case .spool:
             throw .full(queue: "spool", used: budget.usedBytes, quota: budget.quota)
+        case .appliance(let appliance):
+            throw .full(queue: "spool (appliance \(appliance))", used: budget.usedBytes(appliance: appliance), quota: budget.applianceQuota)
         }
         if prepared.count == 1 {
             _ = try await prepared[0].0.commit(prepared[0].1)

@@ -61,6 +61,8 @@ public actor SpoolQueue {
     }
 
     public nonisolated let name: String
+    /// Whose share of the budget the queue's bytes count against.
+    public nonisolated let appliance: String
     private let directory: URL
     private let segmentSize: Int
     private let memoryLimit: Int
@@ -99,8 +101,11 @@ public actor SpoolQueue {
 
     /// Opens (creating if needed) the queue in `directory`, recovering what a crash left;
     /// the bytes already on disk count against `budget`.
-    public init(name: String, directory: URL, budget: SpoolBudget, segmentSize: Int = 64 << 20, memoryLimit: Int = 2 << 20) throws(SpoolError) {
+    public init(
+        name: String, directory: URL, budget: SpoolBudget, appliance: String = "", segmentSize: Int = 64 << 20, memoryLimit: Int = 2 << 20
+    ) throws(SpoolError) {
         self.name = name
+        self.appliance = appliance
         self.directory = directory
         self.budget = budget
         self.segmentSize = segmentSize
@@ -122,7 +127,7 @@ public actor SpoolQueue {
             inFlight = try InFlightMarker(directory: directory)
             leftInFlight = recovered.report.isEmpty ? inFlight.left : nil
             nextSequence = recovered.nextSequence
-            budget.add(recovered.sizes.values.reduce(0, +))
+            budget.add(recovered.sizes.values.reduce(0, +), appliance: appliance)
         } catch {
             throw .io(queue: name, operation: error.operation, reason: error.reason)
         }
@@ -155,8 +160,13 @@ public actor SpoolQueue {
     public func append(_ alerts: [Alert]) async throws(SpoolError) -> ClosedRange<UInt64>? {
         let records = SpoolRecords(alerts)
         guard !records.isEmpty else { return nil }
-        guard budget.reserve(records.byteCount) else {
+        switch budget.reserve([appliance: records.byteCount]) {
+        case nil:
+            break
+        case .spool:
             throw .full(queue: name, used: budget.usedBytes, quota: budget.quota)
+        case .appliance(let appliance):
+            throw .full(queue: "\(name) (appliance \(appliance))", used: budget.usedBytes(appliance: appliance), quota: budget.applianceQuota)
         }
         return try await commit(records)
     }
@@ -225,7 +235,7 @@ public actor SpoolQueue {
                 }
                 wakeEntryWaiters()
             } catch {
-                budget.release(bytes.count)
+                budget.release(bytes.count, appliance: appliance)
                 let failure: SpoolError
                 if let error = error as? SpoolFileError {
                     failure = .io(queue: name, operation: error.operation, reason: error.reason)
@@ -388,7 +398,7 @@ public actor SpoolQueue {
         if depth == 0, !flushing, let current {
             self.current = nil
             segments[current.firstSequence] = nil
-            budget.release(segmentSizes.removeValue(forKey: current.firstSequence) ?? 0)
+            budget.release(segmentSizes.removeValue(forKey: current.firstSequence) ?? 0, appliance: appliance)
             try? FileManager.default.removeItem(atPath: Self.segmentPath(directory, current.firstSequence))
         }
         // A segment is done once the next one starts at or before the cursor's next record.
@@ -396,7 +406,7 @@ public actor SpoolQueue {
         for (position, start) in starts.enumerated() where position + 1 < starts.count {
             if starts[position + 1] <= sequence + 1, segments[start] !== current {
                 segments[start] = nil
-                budget.release(segmentSizes.removeValue(forKey: start) ?? 0)
+                budget.release(segmentSizes.removeValue(forKey: start) ?? 0, appliance: appliance)
                 try? FileManager.default.removeItem(atPath: Self.segmentPath(directory, start))
             }
         }

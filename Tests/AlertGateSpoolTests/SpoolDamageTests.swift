@@ -252,3 +252,48 @@ import Testing
         #expect(spool.ignoredFolders == ["%zz/sensor-1"])
     }
 }
+
+/// Fairness (issue 10): one appliance's flood fills its share of the spool, not the spool.
+@Suite struct SpoolShareTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spool-share-\(UUID().uuidString)")
+
+    func alerts(_ count: Int, appliance: String) -> [Alert] {
+        (1...count).map { Alert(id: "\(appliance)-\($0)", receivedAt: Date(), severity: .major, title: String(repeating: "flood ", count: 20), appliance: appliance) }
+    }
+
+    @Test func aFloodFromOneApplianceIsRefusedAtItsShareAndTheOthersAreStillTaken() async throws {
+        let spool = try Spool(directory: folder, quota: 64 * 1024, applianceQuota: 16 * 1024)
+        let flooder = Spool.Key(partner: "qradar", appliance: "plc-flood")
+        var refusal: SpoolError?
+        for _ in 0..<1000 {
+            do {
+                try await spool.append([flooder: alerts(10, appliance: "plc-flood")])
+            } catch {
+                refusal = error
+                break
+            }
+        }
+        let error = try #require(refusal)
+        guard case .full = error else { Issue.record("\(error)"); return }
+        #expect(error.description.contains("appliance plc-flood"))
+        #expect(spool.budget.usedBytes(appliance: "plc-flood") <= 16 * 1024)
+        #expect(spool.budget.usedBytes < 64 * 1024 / 2, "the spool itself is far from full")
+
+        // Another appliance's batch is still accepted, for every partner.
+        let sensor = [
+            Spool.Key(partner: "qradar", appliance: "sensor-1"): alerts(10, appliance: "sensor-1"),
+            Spool.Key(partner: "splunk", appliance: "sensor-1"): alerts(10, appliance: "sensor-1"),
+        ]
+        try await spool.append(sensor)
+        #expect(try await spool.queue(for: Spool.Key(partner: "splunk", appliance: "sensor-1")).depth == 10)
+
+        // The flooder's share frees as its partner takes its alerts.
+        let queue = try spool.queue(for: flooder)
+        try await queue.acknowledge(through: await queue.lastSequence)
+        try await spool.append([flooder: alerts(10, appliance: "plc-flood")])
+
+        // Reopened, the bytes on disk count against each appliance's share again.
+        let reopened = try Spool(directory: folder, quota: 64 * 1024, applianceQuota: 16 * 1024)
+        #expect(reopened.budget.usedBytes(appliance: "sensor-1") == spool.budget.usedBytes(appliance: "sensor-1"))
+    }
+}

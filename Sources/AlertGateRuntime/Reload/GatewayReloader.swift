@@ -167,6 +167,7 @@ public actor GatewayReloader {
         reportExpiry()
         let factory = LinkFactory(config: config, store: store, registry: transports, crlSource: loader.crlCache, logger: logger, metrics: metrics)
         intake.replaceRules(ForwardingRules(config))
+        intake.spool.budget.setApplianceQuota(config.gateway.spool.applianceShare(appliances: config.appliances.count))
         await pool.renew(makeSender: Self.makeSender(factory))
         do {
             try await forwarding.serve(config)
