@@ -251,4 +251,24 @@ import Testing
         SpoolRecoveryLog.report(try Spool(directory: directory, quota: 1 << 30), logger: Logger(label: "test"), metrics: counted)
         #expect(try counted.expectCounter(SpoolRecoveryLog.damagedRecords).totalValue == 1)
     }
+
+    @Test func theCrashGuardNarrowsAfterOneDeathAndSetsAsideAfterTwo() {
+        #expect(CrashGuard(left: nil, acknowledged: 7).start == .clean)
+        // What the partner already took is out of question.
+        #expect(CrashGuard(left: .init(first: 3, last: 7, crashes: 0), acknowledged: 7).start == .clean)
+
+        var guarded = CrashGuard(left: .init(first: 3, last: 30, crashes: 0), acknowledged: 10)
+        #expect(guarded.start == .narrow(11...30))
+        #expect(guarded.batchLimit(after: 10, otherwise: 500) == 1)
+        #expect(guarded.isNarrowing(after: 10))
+        #expect(guarded.marker(inFlight: 11...11) == .init(first: 11, last: 11, crashes: 1))
+        #expect(guarded.batchLimit(after: 30, otherwise: 500) == 500)
+        guarded.passed(30)
+        #expect(guarded.suspects == nil)
+        #expect(guarded.marker(inFlight: 31...80) == .init(first: 31, last: 80, crashes: 0))
+
+        #expect(CrashGuard(left: .init(first: 11, last: 11, crashes: 1), acknowledged: 10).start == .setAside(11))
+        // A wider range at a second death is narrowed again, never set aside whole.
+        #expect(CrashGuard(left: .init(first: 11, last: 12, crashes: 1), acknowledged: 10).start == .narrow(11...12))
+    }
 }
