@@ -125,7 +125,7 @@ public actor SpoolQueue {
             index = recovered.index
             recovery = recovered.report
             inFlight = try InFlightMarker(directory: directory)
-            leftInFlight = recovered.report.isEmpty ? inFlight.left : nil
+            leftInFlight = recovered.renumbered ? nil : inFlight.left
             nextSequence = recovered.nextSequence
             budget.add(recovered.sizes.values.reduce(0, +), appliance: appliance)
         } catch {

@@ -24,6 +24,9 @@ enum SpoolRecovery {
         var index: [SpoolQueue.Location] = []
         var nextSequence: UInt64 = 1
         var report = SpoolRecoveryReport()
+        /// Records were numbered again: sequences kept from before (the in-flight marker)
+        /// no longer name the same records.
+        var renumbered = false
     }
 
     /// No queue reaches this many records (2^62: 146,000 years at a million a second); a
@@ -136,6 +139,7 @@ enum SpoolRecovery {
         for (number, record) in present.enumerated() where starts[record.segment] == nil {
             starts[record.segment] = base + UInt64(number)
         }
+        result.renumbered = found.contains(where: \.damaged) || starts.contains { found[$0.key].start != $0.value }
         try renumber(directory, found, starts)
 
         // Open what is kept under its new name; files that hold only accepted records go.

@@ -142,6 +142,8 @@ import Testing
         }
         #expect(await run2.batchSizes.last == 1, "a15 went alone")
         let third = try #require(afterSecondCrash)
+        // A stray file in the queue's folder changes nothing of it.
+        try Data("notes".utf8).write(to: third.appendingPathComponent("qradar/sensor-1/notes.txt"))
         #expect(try Spool(directory: third, quota: 1 << 30).queue(for: key).leftInFlight == SpoolQueue.InFlight(first: 15, last: 15, crashes: 1))
 
         // Run 3 sets a15 aside and delivers everything else.
