@@ -56,6 +56,9 @@ enum SpoolRecovery {
     static func recover(_ directory: URL, cursor: SpoolCursor, otherFiles: Set<String>) throws(SpoolFileError) -> Result {
         var result = Result()
         let found = try readSegments(directory, otherFiles: otherFiles, report: &result.report)
+        if let intact = try intact(directory, found, cursor: cursor.sequence, report: result.report) {
+            return intact
+        }
         var present: [Present] = []
         var lastKnown: UInt64 = 0
         var expected: UInt64?
@@ -161,6 +164,36 @@ enum SpoolRecovery {
             result.index.append(.init(segment: start, offset: record.newOffset, length: record.length))
         }
         result.nextSequence = present.isEmpty ? acknowledged + 1 : base + UInt64(present.count)
+        return result
+    }
+
+    /// The usual case, without the bookkeeping numbering again needs (a backlog of
+    /// millions of records is opened with no more than its index): every file whole, each
+    /// named where the one before ends, the cursor within the log. Nil otherwise.
+    private static func intact(_ directory: URL, _ found: [Found], cursor: UInt64, report: SpoolRecoveryReport) throws(SpoolFileError) -> Result? {
+        guard cursor < sequenceLimit else { return nil }
+        var expected = found.first?.start ?? cursor + 1
+        guard expected >= 1, expected <= cursor + 1 || found.isEmpty else { return nil }
+        for segment in found {
+            guard !segment.damaged, segment.start == expected, segment.start < sequenceLimit else { return nil }
+            expected += UInt64(segment.scan.items.count)
+        }
+        guard found.isEmpty || cursor < expected else { return nil }
+        var result = Result(nextSequence: found.isEmpty ? cursor + 1 : expected, report: report)
+        for (position, segment) in found.enumerated() {
+            let path = directory.appendingPathComponent(segment.name).path
+            // Files that hold only accepted records go (not the last: appends go on in it).
+            if position + 1 < found.count, found[position + 1].start <= cursor + 1 {
+                unlink(path)
+                continue
+            }
+            let file = try SegmentFile(path: path, firstSequence: segment.start, create: false)
+            result.segments[segment.start] = file
+            result.sizes[segment.start] = segment.size
+            for (number, record) in segment.scan.records.enumerated() where segment.start + UInt64(number) > cursor {
+                result.index.append(.init(segment: segment.start, offset: record.offset, length: record.length))
+            }
+        }
         return result
     }
 
