@@ -101,6 +101,33 @@ import Testing
         #expect(try await reopened.entries(limit: 100).map(\.alert.id) == ids(1...31).filter { $0 != "alert-\(lostNumber)" })
     }
 
+    @Test func damageInSeveralFilesCostsOnlyTheDamagedRecordsAndTheLogStaysWhole() async throws {
+        try await fill()
+        let files = try segments()
+        #expect(files.count >= 3)
+        var lost: Set<String> = []
+        for (file, positions) in [(files[0], [1, 3]), (files[files.count - 1], [0])] {
+            let start = Int(try #require(SpoolRecovery.segmentStart(file.lastPathComponent)))
+            let inside = try records(file)
+            try change(file) { bytes in
+                for position in positions { bytes[inside[position].offset + inside[position].size - 1] ^= 0x20 }
+            }
+            lost.formUnion(positions.map { "alert-\(start + $0)" })
+        }
+        let queue = try open()
+        let expected = ids(1...30).filter { !lost.contains($0) }
+        #expect(try await queue.entries(limit: 100).map(\.alert.id) == expected)
+        #expect(try await queue.entries(limit: 100).map(\.sequence) == Array(1...UInt64(expected.count)))
+        #expect(queue.recovery.damages.count == 3)
+        #expect(queue.recovery.damagedRecords == 3)
+        #expect(damagedCopies().count == 2)
+        // Numbered again without a gap, the files renamed: the next start finds a whole log.
+        let reopened = try open()
+        #expect(reopened.recovery.isEmpty)
+        #expect(try await reopened.entries(limit: 100).map(\.alert.id) == expected)
+        #expect(try await reopened.append(alerts(31...31)) == UInt64(expected.count + 1)...UInt64(expected.count + 1))
+    }
+
     @Test func aFlippedBitInTheLastSegmentKeepsTheRecordsAfterIt() async throws {
         try await fill()
         let last = try #require(try segments().last)
