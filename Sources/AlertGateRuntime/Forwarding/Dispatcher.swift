@@ -79,10 +79,9 @@ actor Dispatcher {
                 if !stopping, !progress.rewinding, inFlight < window, let index = deferred.firstIndex(where: { $0.due <= .now }) {
                     let batch = deferred.remove(at: index).batch
                     inFlight += 1
-                    await markSending(batch)
                     let pool = pool
                     group.addTask {
-                        Completion(batch: batch, report: await pool.deliver(batch.alerts, over: link))
+                        Completion(batch: batch, report: await pool.deliver(batch.alerts, over: link) { await self.markSending(batch) })
                     }
                     continue
                 }
@@ -100,10 +99,9 @@ actor Dispatcher {
                         filled = false
                         progress.sent(through: batch.sequences[batch.count - 1])
                         inFlight += 1
-                        await markSending(batch)
                         let pool = pool
                         group.addTask {
-                            Completion(batch: batch, report: await pool.deliver(batch.alerts, over: link))
+                            Completion(batch: batch, report: await pool.deliver(batch.alerts, over: link) { await self.markSending(batch) })
                         }
                         continue
                     }
@@ -269,7 +267,8 @@ actor Dispatcher {
         return true
     }
 
-    /// Stores what is in flight with `batch` before it goes out.
+    /// Stores what is in flight with `batch` before it goes out: run by the link pool once
+    /// the link's backoff wait is over, right before the sender gets the alerts.
     private func markSending(_ batch: SpoolBatch) async {
         guard let first = batch.sequences.first, let last = batch.sequences.last else { return }
         sending.append(first...last)
