@@ -118,9 +118,21 @@ public struct SpoolSection: Sendable, Hashable {
 
     /// Disk quota of the spool, in bytes.
     public var maxSize: Int
+    /// The most one appliance's alerts may take of it (all partners' queues together);
+    /// nil: `defaultShare(appliances:)`.
+    public var maxSizePerAppliance: Int?
 
-    public init(maxSize: Int = SpoolSection.defaultMaxSize) {
+    public init(maxSize: Int = SpoolSection.defaultMaxSize, maxSizePerAppliance: Int? = nil) {
         self.maxSize = maxSize
+        self.maxSizePerAppliance = maxSizePerAppliance
+    }
+
+    /// Each appliance's share: `max_size_per_appliance` if set, else an equal share of
+    /// `max_size` among the configured appliances, at least 1 MiB (and never more than
+    /// `max_size`).
+    public func applianceShare(appliances: Int) -> Int {
+        let share = maxSizePerAppliance ?? max(Self.minimumSize, maxSize / max(1, appliances))
+        return min(maxSize, share)
     }
 }
 

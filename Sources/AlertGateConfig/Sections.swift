@@ -7,7 +7,7 @@ enum ConfigKeys {
     static let top = ["gateway", "store", "appliances", "listeners", "partners", "rules"]
     static let gateway = ["data_dir", "admin", "admin_token", "validation", "log", "spool"]
     static let log = ["format", "file"]
-    static let spool = ["max_size"]
+    static let spool = ["max_size", "max_size_per_appliance"]
     static let store = ["dir", "watch", "crl", "trust", "certificates"]
     static let crl = ["proxy", "timeout", "max_age"]
     static let trust = ["name", "file", "crl"]
@@ -87,13 +87,21 @@ extension ConfigDecoder {
                 gateway.log.file = PathResolution.resolve(path, against: baseDirectory)
             }
         }
-        if let spool = section(mapping["spool"], allowedKeys: ConfigKeys.spool),
-           let field = spool.value("max_size"), let bytes = size(field) {
-            if bytes < SpoolSection.minimumSize {
-                // One read burst of a syslog connection is stored whole: it must fit.
-                report("gateway.spool.max_size must be at least 1MiB (a listener stores up to a read's worth of alerts at once)", at: field.valueLocation)
-            } else {
-                gateway.spool.maxSize = bytes
+        if let spool = section(mapping["spool"], allowedKeys: ConfigKeys.spool) {
+            if let field = spool.value("max_size"), let bytes = size(field) {
+                if bytes < SpoolSection.minimumSize {
+                    // One read burst of a syslog connection is stored whole: it must fit.
+                    report("gateway.spool.max_size must be at least 1MiB (a listener stores up to a read's worth of alerts at once)", at: field.valueLocation)
+                } else {
+                    gateway.spool.maxSize = bytes
+                }
+            }
+            if let field = spool.value("max_size_per_appliance"), let bytes = size(field) {
+                if bytes < SpoolSection.minimumSize {
+                    report("gateway.spool.max_size_per_appliance must be at least 1MiB (a listener stores up to a read's worth of alerts at once)", at: field.valueLocation)
+                } else {
+                    gateway.spool.maxSizePerAppliance = bytes
+                }
             }
         }
         return gateway

@@ -105,7 +105,9 @@ public struct AlertFormatter: Sendable {
     /// `alert`: the fixed text of any format and envelope (under 400 bytes: keys, header
     /// literals, two timestamps, the PRI), plus every field at its largest escaped size
     /// (6 bytes a byte in JSON, `\u00XX`; 2 elsewhere), plus the id and the appliance
-    /// again for the structured data, plus the Defender `type=` word.
+    /// again for the structured data, plus the Defender `type=` word. Only an estimate for
+    /// speed: should it ever fall short, `writeDirect` formats again with what it counted
+    /// (an alert is whatever a peer sent; formatting never traps on it).
     private func capacityBound(_ alert: Alert) -> Int {
         // One statement a field: a single long sum of optionals takes the type checker minutes.
         var fields = alert.id.utf8.count
@@ -121,6 +123,7 @@ public struct AlertFormatter: Sendable {
         fields += Self.size(alert.destinationIP)
         fields += Self.size(alert.sourceMAC)
         fields += Self.size(alert.destinationMAC)
+        fields += Self.size(alert.extensions)
         let expansion = format == .json ? 6 : 2
         let structuredData = 2 * (alert.id.utf8.count + alert.appliance.utf8.count)
         return 640 + expansion * fields + structuredData + syslogHostname.utf8.count + headerVersion.utf8.count

@@ -5,25 +5,34 @@ import NIOCore
 /// Each `ByteBuffer` write checks capacity and uniqueness; an alert is made of ~60 small
 /// pieces, and those checks cost more than the bytes. The formatter therefore reserves an
 /// upper bound for the whole alert once (`ByteBuffer.writeDirect`) and fills it through
-/// this writer. Every write still checks the bound, so a wrong estimate traps instead of
-/// writing past the reservation.
+/// this writer. Every write still checks the bound; content that outgrows an estimate
+/// (an alert is whatever a peer sent) never traps: past the reservation the writer stores
+/// nothing and only counts, and `writeDirect` writes again into a reservation of the size
+/// counted. Formatting is deterministic, so the second pass fits.
 struct ByteWriter {
     private let base: UnsafeMutableRawBufferPointer
+    /// The bytes written so far, or that would have been: past the reservation it goes on
+    /// counting without storing.
     private(set) var count = 0
 
     init(_ base: UnsafeMutableRawBufferPointer) {
         self.base = base
     }
 
+    /// Whether everything written fits in the reservation.
+    var fits: Bool { count <= base.count }
+
+    /// Whether `more` bytes fit after what was written; when not, the caller only counts.
     @inline(__always)
-    private func ensure(_ more: Int) {
-        precondition(more <= base.count &- count, "ByteWriter: the reserved capacity is too small")
+    private func room(_ more: Int) -> Bool {
+        more <= base.count &- count
     }
 
     @inline(__always)
     mutating func byte(_ value: UInt8) {
-        ensure(1)
-        base.storeBytes(of: value, toByteOffset: count, as: UInt8.self)
+        if room(1) {
+            base.storeBytes(of: value, toByteOffset: count, as: UInt8.self)
+        }
         count &+= 1
     }
 
@@ -35,8 +44,9 @@ struct ByteWriter {
     @inline(__always)
     mutating func bytes(_ source: UnsafeRawBufferPointer) {
         guard let start = source.baseAddress, source.count > 0 else { return }
-        ensure(source.count)
-        (base.baseAddress! + count).copyMemory(from: start, byteCount: source.count)
+        if room(source.count) {
+            (base.baseAddress! + count).copyMemory(from: start, byteCount: source.count)
+        }
         count &+= source.count
     }
 
@@ -122,14 +132,16 @@ struct ByteWriter {
 
     /// Takes back the last byte written.
     mutating func removeLast() {
-        precondition(count > 0)
+        guard count > 0 else { return }
         count &-= 1
     }
 
     /// A non-negative `value` in decimal, zero-padded to at least `width` digits.
     @inline(__always)
     mutating func decimal(_ value: Int, width: Int = 1) {
-        precondition(value >= 0, "ByteWriter.decimal takes non-negative values")
+        // Negative values do not occur (severities, calendar fields); written as 0 rather
+        // than trapping should one ever come.
+        let value = Swift.max(0, value)
         var digits = 1
         var power = 1
         while power <= value / 10 {
@@ -137,7 +149,10 @@ struct ByteWriter {
             digits &+= 1
         }
         let total = Swift.max(width, digits)
-        ensure(total)
+        guard room(total) else {
+            count &+= total
+            return
+        }
         var offset = count
         for _ in digits..<total {
             base.storeBytes(of: UInt8(ascii: "0"), toByteOffset: offset, as: UInt8.self)
@@ -156,7 +171,11 @@ struct ByteWriter {
     /// Two digits, for the fields of a date (0...99).
     @inline(__always)
     mutating func twoDigits(_ value: Int) {
-        ensure(2)
+        guard room(2) else {
+            count &+= 2
+            return
+        }
+        let value = Swift.min(99, Swift.max(0, value))
         base.storeBytes(of: UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / 10), toByteOffset: count, as: UInt8.self)
         base.storeBytes(of: UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value % 10), toByteOffset: count &+ 1, as: UInt8.self)
         count &+= 2
@@ -165,13 +184,25 @@ struct ByteWriter {
 
 extension ByteBuffer {
     /// Reserves at least `capacity` writable bytes, lets `body` fill them through a
-    /// `ByteWriter`, and moves the writer index past what it wrote.
+    /// `ByteWriter`, and moves the writer index past what it wrote. When `body` wrote more
+    /// than the reservation held (an estimate too small for some content), nothing of it is
+    /// kept and `body` runs again with a reservation of the size it counted; `body` must
+    /// write the same bytes each time.
     @inline(__always)
     mutating func writeDirect(reserving capacity: Int, _ body: (inout ByteWriter) -> Void) {
-        writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { memory in
-            var writer = ByteWriter(memory)
-            body(&writer)
-            return writer.count
+        var needed = Swift.max(0, capacity)
+        while true {
+            var counted = 0
+            var fitted = false
+            writeWithUnsafeMutableBytes(minimumWritableBytes: needed) { memory in
+                var writer = ByteWriter(memory)
+                body(&writer)
+                counted = writer.count
+                fitted = writer.fits
+                return fitted ? writer.count : 0
+            }
+            if fitted { return }
+            needed = counted
         }
     }
 }

@@ -69,11 +69,14 @@ public struct GatewayRunner: Sendable {
         let dataDirectory = config.gateway.dataDir
         let spool: Spool
         do {
-            spool = try Spool(directory: dataDirectory.appendingPathComponent("spool"), quota: config.gateway.spool.maxSize)
+            spool = try Spool(
+                directory: dataDirectory.appendingPathComponent("spool"), quota: config.gateway.spool.maxSize,
+                applianceQuota: config.gateway.spool.applianceShare(appliances: config.appliances.count))
         } catch {
             logger.error("not starting: \(error)")
             return 1
         }
+        SpoolRecoveryLog.report(spool, logger: logger)
         // Trapped before anything announces that the gateway runs: a SIGHUP sent right
         // after never meets the default action (exit).
         let reloadSignals = await UnixSignalsSequence(trapping: .sighup)
@@ -84,7 +87,7 @@ public struct GatewayRunner: Sendable {
         let pool = LinkPool(makeSender: GatewayReloader.makeSender(links))
         let forwarding = ForwardingService(
             config: config, spool: spool, pool: pool,
-            deadLetters: DeadLetterFile(directory: dataDirectory.appendingPathComponent("dead-letter")),
+            deadLetters: DeadLetterFile(directory: dataDirectory.appendingPathComponent("dead-letter"), logger: logger),
             counters: counters, logger: logger)
         let intake = SpoolIntake(rules: ForwardingRules(config), spool: spool, counters: counters)
         // The listeners' connections stay within the descriptors left after a reserve for

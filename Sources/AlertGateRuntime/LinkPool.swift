@@ -90,7 +90,10 @@ public actor LinkPool {
     }
 
     /// Sends `alerts` over the link, after the link's backoff wait if it is failing.
-    public func deliver(_ alerts: [Alert], over key: Key) async -> DeliveryReport {
+    /// `beforeSend` runs once the wait is over and the sender is there, right before the
+    /// alerts are handed to it (the dispatcher marks them in flight then: a long outage's
+    /// waits are not "sending").
+    public func deliver(_ alerts: [Alert], over key: Key, beforeSend: @Sendable () async -> Void = {}) async -> DeliveryReport {
         let wait = entries[key]?.health.wait(now: .now) ?? .zero
         if wait > .zero {
             do {
@@ -120,6 +123,7 @@ public actor LinkPool {
             }
         }
         slot.inFlight += 1
+        await beforeSend()
         let report = await slot.sender.send(alerts)
         slot.inFlight -= 1
         if slot.retired, slot.inFlight == 0 {

@@ -25,19 +25,42 @@ public final class Spool: Sendable {
     public let directory: URL
     public let budget: SpoolBudget
     private let queues: Mutex<[Key: SpoolQueue]>
+    /// Folders under `directory` that are not a queue's, found on open and left alone.
+    public let ignoredFolders: [String]
 
     /// Opens the spool in `directory`, with every queue a previous run left (their alerts
-    /// are still to be delivered).
-    public init(directory: URL, quota: Int) throws(SpoolError) {
+    /// are still to be delivered). A folder whose name is not one `folderName` makes is
+    /// not the spool's: it is ignored (`ignoredFolders`), never read.
+    ///
+    /// - Parameter applianceQuota: the most one appliance's alerts may take of `quota`, in
+    ///   the queues of all partners together (nil: all of it).
+    public init(directory: URL, quota: Int, applianceQuota: Int? = nil) throws(SpoolError) {
         self.directory = directory
-        budget = SpoolBudget(quota: quota)
+        budget = SpoolBudget(quota: quota, applianceQuota: applianceQuota)
         queues = Mutex([:])
+        var ignored: [String] = []
+        var keys: [Key] = []
         for partner in Self.folders(in: directory) {
             for appliance in Self.folders(in: directory.appendingPathComponent(partner)) {
-                guard let key = Self.key(partnerFolder: partner, applianceFolder: appliance) else { continue }
-                _ = try queue(for: key)
+                if let key = Self.key(partnerFolder: partner, applianceFolder: appliance) {
+                    keys.append(key)
+                } else {
+                    ignored.append("\(partner)/\(appliance)")
+                }
             }
         }
+        ignoredFolders = ignored
+        for key in keys {
+            _ = try queue(for: key)
+        }
+    }
+
+    /// What opening each queue found damaged, ignored or corrected (only queues with
+    /// something to say).
+    public func recoveryReports() -> [(key: Key, report: SpoolRecoveryReport)] {
+        queues.withLock { queues in
+            queues.filter { !$0.value.recovery.isEmpty }.map { (key: $0.key, report: $0.value.recovery) }
+        }.sorted { $0.key.description < $1.key.description }
     }
 
     /// The queues open now, by link.
@@ -52,7 +75,7 @@ public final class Spool: Sendable {
         // Segments of at most a sixteenth of the quota: acknowledged ones are deleted whole,
         // so a small quota frees in small steps.
         let segmentSize = max(4 << 10, min(64 << 20, budget.quota / 16))
-        let opened = try SpoolQueue(name: key.description, directory: folder, budget: budget, segmentSize: segmentSize)
+        let opened = try SpoolQueue(name: key.description, directory: folder, budget: budget, appliance: key.appliance, segmentSize: segmentSize)
         return queues.withLock { queues in
             if let existing = queues[key] { return existing }
             queues[key] = opened
@@ -68,9 +91,17 @@ public final class Spool: Sendable {
         for (key, alerts) in batches where !alerts.isEmpty {
             prepared.append((try queue(for: key), SpoolRecords(alerts)))
         }
-        let total = prepared.reduce(0) { $0 + $1.1.byteCount }
-        guard budget.reserve(total) else {
+        var bytes: [String: Int] = [:]
+        for (queue, records) in prepared {
+            bytes[queue.appliance, default: 0] += records.byteCount
+        }
+        switch budget.reserve(bytes) {
+        case nil:
+            break
+        case .spool:
             throw .full(queue: "spool", used: budget.usedBytes, quota: budget.quota)
+        case .appliance(let appliance):
+            throw .full(queue: "spool (appliance \(appliance))", used: budget.usedBytes(appliance: appliance), quota: budget.applianceQuota)
         }
         if prepared.count == 1 {
             _ = try await prepared[0].0.commit(prepared[0].1)
@@ -129,16 +160,22 @@ public final class Spool: Sendable {
         return String(validating: bytes, as: UTF8.self)
     }
 
+    /// The link of a queue's folder; nil for a folder the spool never makes (a name that
+    /// does not decode, or does not encode back to itself: `..`, `.hidden`, `%2f`).
     private static func key(partnerFolder: String, applianceFolder: String) -> Key? {
-        guard let partner = name(ofFolder: partnerFolder), let appliance = name(ofFolder: applianceFolder) else { return nil }
+        guard let partner = name(ofFolder: partnerFolder), let appliance = name(ofFolder: applianceFolder),
+            !partner.isEmpty, !appliance.isEmpty,
+            folderName(partner) == partnerFolder, folderName(appliance) == applianceFolder
+        else { return nil }
         return Key(partner: partner, appliance: appliance)
     }
 
     private static func folders(in directory: URL) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        // Real folders only: a symbolic link could lead the spool to read outside it.
         return names.filter { name in
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path, isDirectory: &isDirectory) && isDirectory.boolValue
+            let attributes = try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(name).path)
+            return attributes?[.type] as? FileAttributeType == .typeDirectory
         }.sorted()
     }
 }

@@ -41,6 +41,16 @@ final class SpoolCursor {
         close(descriptor)
     }
 
+    /// Sets the cursor to `value`, also back: both slots are written (the second only
+    /// after the first), and reading takes the larger of the two, so a crash in between
+    /// leaves the cursor as it was. Recovery uses it, before it renames any file.
+    func reset(to value: UInt64) throws(SpoolFileError) {
+        writes = 0
+        try store(value)
+        try store(value)
+        guard fsync(descriptor) == 0 else { throw SpoolFileError(operation: "fsync \(path)") }
+    }
+
     func store(_ value: UInt64) throws(SpoolFileError) {
         var slot: [UInt8] = []
         withUnsafeBytes(of: value.littleEndian) { slot.append(contentsOf: $0) }

@@ -16,20 +16,35 @@ import Foundation
 /// records), so a partner that keeps up is fed without reading the disk back; a backlog
 /// beyond that is read from the segment files.
 ///
-/// On open, each segment is read back and cut at the first record whose checksum fails —
-/// the torn tail of a write the crash interrupted, which was never acknowledged.
+/// On open, each segment is read back (`SpoolRecovery`): a torn tail or a record whose
+/// checksum fails is skipped, the valid records after it are kept, and `recovery` says
+/// what was lost and where.
 public actor SpoolQueue {
     public struct Entry: Sendable {
         public var sequence: UInt64
         public var alert: Alert
     }
 
+    /// Records a dispatcher was sending when the process died (`markInFlight`), and how
+    /// many runs in a row died with them in flight before.
+    public struct InFlight: Sendable, Hashable {
+        public var first: UInt64
+        public var last: UInt64
+        public var crashes: Int
+
+        public init(first: UInt64, last: UInt64, crashes: Int) {
+            self.first = first
+            self.last = last
+            self.crashes = crashes
+        }
+    }
+
     /// Where a record is on disk: small, one per unacknowledged alert (a backlog of
     /// millions must not hold their alerts in memory).
-    private struct Location {
+    struct Location {
         var segment: UInt64
         var offset: Int
-        /// The payload's length; -1 for a record a damaged segment lost.
+        /// The payload's length.
         var length: Int
     }
 
@@ -46,12 +61,15 @@ public actor SpoolQueue {
     }
 
     public nonisolated let name: String
+    /// Whose share of the budget the queue's bytes count against.
+    public nonisolated let appliance: String
     private let directory: URL
     private let segmentSize: Int
     private let memoryLimit: Int
     private let budget: SpoolBudget
     private let io: DispatchQueue
     private let cursor: SpoolCursor
+    private let inFlight: InFlightMarker
     private var segments: [UInt64: SegmentFile] = [:]
     private var segmentSizes: [UInt64: Int] = [:]
     private var current: SegmentFile?
@@ -68,17 +86,26 @@ public actor SpoolQueue {
     private var entryWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
     private var nextWaiter = 0
 
-    /// Sequences whose records a damaged segment lost (found on open); never returned by
-    /// `entries`, to be acknowledged with the alerts around them.
-    public private(set) var lostSequences: [ClosedRange<UInt64>] = []
+    /// What opening the queue found damaged, ignored or corrected, for the log.
+    public nonisolated let recovery: SpoolRecoveryReport
+    /// What the previous run was sending when it died (nil after a clean stop, or when
+    /// recovery numbered the records again).
+    public nonisolated let leftInFlight: InFlight?
+
+    /// Files of the queue's folder besides its segments.
+    static let cursorFile = "cursor"
+    static let inFlightFile = "inflight"
 
     /// The sequence up to which the partner accepted everything.
     public var acknowledged: UInt64 { cursor.sequence }
 
     /// Opens (creating if needed) the queue in `directory`, recovering what a crash left;
     /// the bytes already on disk count against `budget`.
-    public init(name: String, directory: URL, budget: SpoolBudget, segmentSize: Int = 64 << 20, memoryLimit: Int = 2 << 20) throws(SpoolError) {
+    public init(
+        name: String, directory: URL, budget: SpoolBudget, appliance: String = "", segmentSize: Int = 64 << 20, memoryLimit: Int = 2 << 20
+    ) throws(SpoolError) {
         self.name = name
+        self.appliance = appliance
         self.directory = directory
         self.budget = budget
         self.segmentSize = segmentSize
@@ -91,14 +118,16 @@ public actor SpoolQueue {
         }
         do {
             cursor = try SpoolCursor(directory: directory)
-            let recovered = try Self.recover(directory, acknowledged: cursor.sequence)
+            let recovered = try SpoolRecovery.recover(directory, cursor: cursor, otherFiles: [Self.cursorFile, Self.inFlightFile])
             segments = recovered.segments
             segmentSizes = recovered.sizes
             current = recovered.segments.max { $0.key < $1.key }?.value
             index = recovered.index
-            lostSequences = recovered.lost
+            recovery = recovered.report
+            inFlight = try InFlightMarker(directory: directory)
+            leftInFlight = recovered.renumbered ? nil : inFlight.left
             nextSequence = recovered.nextSequence
-            budget.add(recovered.sizes.values.reduce(0, +))
+            budget.add(recovered.sizes.values.reduce(0, +), appliance: appliance)
         } catch {
             throw .io(queue: name, operation: error.operation, reason: error.reason)
         }
@@ -131,8 +160,13 @@ public actor SpoolQueue {
     public func append(_ alerts: [Alert]) async throws(SpoolError) -> ClosedRange<UInt64>? {
         let records = SpoolRecords(alerts)
         guard !records.isEmpty else { return nil }
-        guard budget.reserve(records.byteCount) else {
+        switch budget.reserve([appliance: records.byteCount]) {
+        case nil:
+            break
+        case .spool:
             throw .full(queue: name, used: budget.usedBytes, quota: budget.quota)
+        case .appliance(let appliance):
+            throw .full(queue: "\(name) (appliance \(appliance))", used: budget.usedBytes(appliance: appliance), quota: budget.applianceQuota)
         }
         return try await commit(records)
     }
@@ -201,7 +235,7 @@ public actor SpoolQueue {
                 }
                 wakeEntryWaiters()
             } catch {
-                budget.release(bytes.count)
+                budget.release(bytes.count, appliance: appliance)
                 let failure: SpoolError
                 if let error = error as? SpoolFileError {
                     failure = .io(queue: name, operation: error.operation, reason: error.reason)
@@ -255,6 +289,7 @@ public actor SpoolQueue {
                 continue
             }
             guard location.length >= 0, let segment = segments[location.segment] else {
+                result.appendUnreadable(sequence: firstIndexed + UInt64(position - indexStart), record: [])
                 position += 1
                 continue
             }
@@ -279,8 +314,13 @@ public actor SpoolQueue {
             for run in position..<end {
                 let record = index[run]
                 let start = record.offset - first + SpoolRecords.headerSize
-                if let alert = AlertCoding.decode(bytes[start..<(start + record.length)]) {
+                let payload = bytes[start..<(start + record.length)]
+                if let alert = AlertCoding.decode(payload) {
                     result.append(sequence: firstIndexed + UInt64(run - indexStart), alert: alert)
+                } else {
+                    // A record this version cannot read: handed on as bytes, for the
+                    // dead-letter file, never silently left behind the cursor.
+                    result.appendUnreadable(sequence: firstIndexed + UInt64(run - indexStart), record: Array(payload))
                 }
             }
             position = end
@@ -358,7 +398,7 @@ public actor SpoolQueue {
         if depth == 0, !flushing, let current {
             self.current = nil
             segments[current.firstSequence] = nil
-            budget.release(segmentSizes.removeValue(forKey: current.firstSequence) ?? 0)
+            budget.release(segmentSizes.removeValue(forKey: current.firstSequence) ?? 0, appliance: appliance)
             try? FileManager.default.removeItem(atPath: Self.segmentPath(directory, current.firstSequence))
         }
         // A segment is done once the next one starts at or before the cursor's next record.
@@ -366,74 +406,23 @@ public actor SpoolQueue {
         for (position, start) in starts.enumerated() where position + 1 < starts.count {
             if starts[position + 1] <= sequence + 1, segments[start] !== current {
                 segments[start] = nil
-                budget.release(segmentSizes.removeValue(forKey: start) ?? 0)
+                budget.release(segmentSizes.removeValue(forKey: start) ?? 0, appliance: appliance)
                 try? FileManager.default.removeItem(atPath: Self.segmentPath(directory, start))
             }
         }
     }
 
-    // MARK: Recovery
-
-    private struct Recovered {
-        var segments: [UInt64: SegmentFile] = [:]
-        var sizes: [UInt64: Int] = [:]
-        var index: [Location] = []
-        var lost: [ClosedRange<UInt64>] = []
-        var nextSequence: UInt64
-    }
-
-    private static func recover(_ directory: URL, acknowledged: UInt64) throws(SpoolFileError) -> Recovered {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        let starts = names.compactMap { $0.hasSuffix(".seg") ? UInt64($0.dropLast(4)) : nil }.sorted()
-        var recovered = Recovered(nextSequence: acknowledged + 1)
-        var next = acknowledged + 1
-        for (position, start) in starts.enumerated() {
-            let path = segmentPath(directory, start)
-            let segment = try SegmentFile(path: path, firstSequence: start, create: false)
-            let length = try segment.length()
-            let isLast = position + 1 == starts.count
-            // A segment that ends before the cursor holds nothing the partner still needs.
-            if !isLast, starts[position + 1] <= acknowledged + 1 {
-                try? FileManager.default.removeItem(atPath: path)
-                continue
-            }
-            if start > next {
-                // Records lost between segments (a corrupted record cut the one before):
-                // their places stay empty, so sequence numbers keep matching positions.
-                for _ in next..<start {
-                    recovered.index.append(Location(segment: start, offset: 0, length: -1))
-                }
-                recovered.lost.append(next...(start - 1))
-                next = start
-            }
-            let bytes = length > 0 ? try segment.read(offset: 0, count: length) : []
-            var offset = 0
-            var sequence = start
-            while offset + SpoolRecords.headerSize <= bytes.count {
-                let payloadLength = Int(uint32(bytes, offset))
-                let checksum = uint32(bytes, offset + 4)
-                let end = offset + SpoolRecords.headerSize + payloadLength
-                guard end <= bytes.count, CRC32.checksum(bytes[(offset + SpoolRecords.headerSize)..<end]) == checksum else { break }
-                if sequence > acknowledged {
-                    recovered.index.append(Location(segment: start, offset: offset, length: payloadLength))
-                }
-                sequence += 1
-                offset = end
-            }
-            if offset < bytes.count {
-                try segment.truncate(to: offset)  // the torn tail of an interrupted write
-            }
-            recovered.segments[start] = segment
-            recovered.sizes[start] = offset
-            next = max(next, sequence)
-            if sequence <= acknowledged, isLast {
-                // Everything in it was accepted; new records go on from the cursor.
-                next = acknowledged + 1
-            }
+    /// Keeps what is being sent now on disk (nil: nothing), for the next start should the
+    /// process die meanwhile.
+    public func markInFlight(_ marker: InFlight?) throws(SpoolError) {
+        do {
+            try inFlight.store(marker)
+        } catch {
+            throw .io(queue: name, operation: error.operation, reason: error.reason)
         }
-        recovered.nextSequence = next
-        return recovered
     }
+
+    // MARK: Files
 
     static func uint32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
         (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[offset + $1]) << (8 * UInt32($1)) }

@@ -245,6 +245,11 @@ struct ConfigErrorTests {
               spool:
                 max_size: 64KiB
             """, at: "3:15", "gateway.spool.max_size must be at least 1MiB")
+        expectOnlyProblem(in: """
+            gateway:
+              spool:
+                max_size_per_appliance: 100KiB
+            """, at: "3:29", "gateway.spool.max_size_per_appliance must be at least 1MiB")
     }
 
     @Test func badEnumValueListsTheAllowedOnes() {

@@ -129,6 +129,7 @@ struct GoodConfigTests {
         #expect(gateway.validation == .none)
         #expect(gateway.log == LogSection(format: .json, file: "/srv/alertgate/logs/alertgate.log"))
         #expect(gateway.spool.maxSize == 512 * 1024 * 1024)
+
     }
 
     @Test func storeSection() {
@@ -284,6 +285,11 @@ struct DefaultsTests {
             #expect(config.gateway.validation == .required)
             #expect(config.gateway.log == LogSection(format: .text, file: nil))
             #expect(config.gateway.spool.maxSize == 1 << 30)
+            #expect(config.gateway.spool.maxSizePerAppliance == nil)
+            // Unset, each appliance gets an equal share of max_size, at least 1 MiB.
+            #expect(config.gateway.spool.applianceShare(appliances: 4) == 256 << 20)
+            #expect(config.gateway.spool.applianceShare(appliances: 0) == 1 << 30)
+            #expect(config.gateway.spool.applianceShare(appliances: 10_000) == 1 << 20)
             #expect(config.store.dir.path == "/srv/alertgate/certs")
             #expect(config.store.watch)
             #expect(config.store.crl == CRLSection(proxy: nil, timeout: .seconds(5), maxAge: .seconds(3600)))
@@ -295,12 +301,13 @@ struct DefaultsTests {
         let config = try loadConfig("""
             gateway:
               admin: "[::1]:9180"
-              spool: { max_size: 1048576 }
+              spool: { max_size: 1048576, max_size_per_appliance: 1MiB }
             store:
               crl: { proxy: "http://[fd00::1]", timeout: 1500ms, max_age: 2 h }
             """).get()
         #expect(config.gateway.admin == HostPort(host: "::1", port: 9180))
         #expect(config.gateway.spool.maxSize == 1_048_576)
+        #expect(config.gateway.spool.maxSizePerAppliance == 1_048_576)
         #expect(config.store.crl.proxy == HostPort(host: "fd00::1", port: 80))
         #expect(config.store.crl.timeout == .milliseconds(1500))
         #expect(config.store.crl.maxAge == .seconds(7200))

@@ -32,6 +32,22 @@ import Testing
     let alert = Alert(id: "1", receivedAt: Date(), severity: .major, title: "t", appliance: "sensor-1")
     let key = LinkPool.Key(appliance: "sensor-1", partner: "qradar")
 
+    /// The dispatcher marks a batch in flight in `beforeSend`: after the backoff wait, right
+    /// before the sender gets it (a long outage's waits are not "sending").
+    @Test func beforeSendRunsAfterTheBackoffWaitRightBeforeTheSend() async throws {
+        let sender = ScriptedSender(failures: 1)
+        let pool = LinkPool { _ in (sender, Backoff(initial: .milliseconds(300), maximum: .seconds(1))) }
+        _ = await pool.deliver([alert], over: key)
+        let failed = try #require(await sender.calls.first)
+        let marked = Mutex<ContinuousClock.Instant?>(nil)
+        #expect(await pool.deliver([alert], over: key) { marked.withLock { $0 = .now } }.outcome == .delivered)
+        let before = try #require(marked.withLock { $0 })
+        let sent = try #require(await sender.calls.last)
+        // Backoff has jitter: at least half the initial wait.
+        #expect(before - failed >= .milliseconds(150))
+        #expect(before <= sent)
+    }
+
     @Test func aFailingLinkWaitsItsBackoffAndKeepsTheReason() async throws {
         let sender = ScriptedSender(failures: 2)
         let pool = LinkPool { _ in (sender, Backoff(initial: .milliseconds(100), maximum: .seconds(1))) }

@@ -1,4 +1,5 @@
 import AlertGateCore
+import AlertGateListeners
 import AlertGateSpool
 import Foundation
 import Testing
@@ -47,5 +48,18 @@ import Testing
         let intake = SpoolIntake(rules: ForwardingRules([.init(name: "major", minimumSeverity: .major, partners: ["siem"])]), spool: spool, counters: ForwardingCounters())
         #expect(await intake.accept([alert("a", .minor), alert("b", .warning)], from: "in-tcp") == .stored)
         #expect(spool.budget.usedBytes == 0)
+    }
+
+    @Test func aFloodAttributedToOneApplianceIsRefusedLikeAFullSpoolWhileOthersAreStored() async throws {
+        let spool = try Spool(directory: folder, quota: 1 << 20, applianceQuota: 64 << 10)
+        let intake = SpoolIntake(rules: ForwardingRules([.init(name: "all", partners: ["siem"])]), spool: spool, counters: ForwardingCounters(), retryAfter: .seconds(2))
+        var outcome = IntakeOutcome.stored
+        for read in 0..<10_000 where outcome == .stored {
+            outcome = await intake.accept((0..<50).map { alert("flood-\(read)-\($0)", .warning, appliance: "udp-source") }, from: "in-udp")
+        }
+        // The listener's path for a full spool: webhook 503 with Retry-After, TCP backpressure.
+        #expect(outcome == .full(retryAfter: .seconds(2)))
+        #expect(spool.budget.usedBytes < 1 << 19)
+        #expect(await intake.accept([alert("hook-1", .critical, appliance: "sensor-1")], from: "hooks") == .stored)
     }
 }

@@ -9,7 +9,11 @@ import Logging
 /// again after the cursor (the link pool waits out the backoff). A batch the partner
 /// answered "later" (429/503) waits on its own, its Retry-After or a short backoff, while
 /// the others keep going; a batch refused for good goes to the dead-letter file with the
-/// partner's answer.
+/// partner's answer, and so does a record this version cannot read back.
+///
+/// What is in flight is kept on disk while it is (`CrashGuard`): a record that kills the
+/// process as it is formatted or sent is sent alone at the next start, and set aside to
+/// the dead-letter file if the process dies with it again.
 actor Dispatcher {
     let key: Spool.Key
     private let queue: SpoolQueue
@@ -27,6 +31,9 @@ actor Dispatcher {
     private var random = SystemRandomNumberGenerator()
     /// The wait before resending a deferred batch whose answer named none.
     private static let deferral = Backoff(initial: .milliseconds(50), maximum: .seconds(5))
+    private var crashGuard = CrashGuard(left: nil, acknowledged: 0)
+    /// The sequences of each batch handed to the link and not yet back.
+    private var sending: [ClosedRange<UInt64>] = []
     private var stopping = false
     /// A wait (for entries, or to fill a batch) that `stop()` cuts short.
     private var pause: Task<Void, Never>?
@@ -53,14 +60,8 @@ actor Dispatcher {
     /// Sends until `stop()`; then lets the batches in flight finish and returns.
     func run() async {
         progress = DeliveryProgress(cursor: await queue.acknowledged)
-        let lost = await queue.lostSequences
-        if !lost.isEmpty {
-            let count = lost.reduce(0) { $0 + $1.count }
-            logger.error("the spool lost \(count) alerts to a damaged segment file (sequences \(lost.map { "\($0.lowerBound)…\($0.upperBound)" }.joined(separator: ", "))); the alerts after them are sent")
-            if let cursor = progress.accepted(lost.joined()) {
-                try? await queue.acknowledge(through: cursor)
-            }
-        }
+        crashGuard = CrashGuard(left: queue.leftInFlight, acknowledged: progress.cursor)
+        await startGuarded()
         let link = LinkPool.Key(appliance: key.appliance, partner: key.partner)
         await withTaskGroup(of: Completion.self) { group in
             var inFlight = 0
@@ -69,6 +70,8 @@ actor Dispatcher {
                 // Cancelled (the service group winds down after a failure): every wait
                 // returns at once, so stop as `stop()` would rather than spin.
                 if Task.isCancelled { stopping = true }
+                // One batch at a time, of one alert, over what a run died sending.
+                let window = crashGuard.isNarrowing(after: progress.readPosition) ? 1 : self.window
                 if progress.rewinding, inFlight == 0 {
                     // Read again from the cursor: deferred batches come with it.
                     progress.rewind()
@@ -80,7 +83,7 @@ actor Dispatcher {
                     inFlight += 1
                     let pool = pool
                     group.addTask {
-                        Completion(batch: batch, report: await pool.deliver(batch.alerts, over: link))
+                        Completion(batch: batch, report: await pool.deliver(batch.alerts, over: link) { await self.markSending(batch) })
                     }
                     continue
                 }
@@ -88,7 +91,9 @@ actor Dispatcher {
                     let batch = await nextBatch()
                     if !batch.isEmpty {
                         // Few alerts and nothing in flight: wait up to max_delay for a fuller batch.
-                        if batch.count < limits.maxAlerts, inFlight == 0, !filled, limits.maxDelay > .zero {
+                        if batch.count < crashGuard.batchLimit(after: progress.readPosition, otherwise: limits.maxAlerts), inFlight == 0, !filled,
+                            limits.maxDelay > .zero
+                        {
                             filled = true
                             await wait(for: limits.maxDelay)
                             continue
@@ -98,7 +103,7 @@ actor Dispatcher {
                         inFlight += 1
                         let pool = pool
                         group.addTask {
-                            Completion(batch: batch, report: await pool.deliver(batch.alerts, over: link))
+                            Completion(batch: batch, report: await pool.deliver(batch.alerts, over: link) { await self.markSending(batch) })
                         }
                         continue
                     }
@@ -128,10 +133,21 @@ actor Dispatcher {
 
     private func nextBatch() async -> SpoolBatch {
         do {
-            var batch = try await queue.batch(after: progress.readPosition, limit: limits.maxAlerts)
+            let limit = crashGuard.batchLimit(after: progress.readPosition, otherwise: limits.maxAlerts)
+            var batch = try await queue.batch(after: progress.readPosition, limit: limit)
             if !progress.done.isEmpty {
                 // After a failure: what later batches already delivered is not sent again.
                 batch.removeAll(where: progress.isDone)
+            }
+            let unreadable = batch.takeUnreadable()
+            if !unreadable.isEmpty {
+                guard await setAside(unreadable, reason: "the spool record cannot be read back as an alert by this version") else {
+                    await wait(for: .seconds(1))
+                    return SpoolBatch()
+                }
+                if batch.isEmpty, let last = unreadable.last?.sequence {
+                    progress.sent(through: last)
+                }
             }
             return batch
         } catch {
@@ -144,6 +160,7 @@ actor Dispatcher {
     private func settle(_ completion: Completion) async {
         let batch = completion.batch
         let report = completion.report
+        await settledSending(batch)
         let accepted = min(report.accepted, batch.count)
         var finished = Array(batch.sequences.prefix(accepted))
         switch report.outcome {
@@ -184,11 +201,96 @@ actor Dispatcher {
             }
             progress.failed()
         }
-        if let cursor = progress.accepted(finished) {
+        await accept(finished)
+    }
+
+    /// The partner took these (or they went to the dead-letter file): the cursor moves over
+    /// what is contiguous.
+    private func accept<S: Sequence<UInt64>>(_ sequences: S) async {
+        guard let cursor = progress.accepted(sequences) else { return }
+        crashGuard.passed(cursor)
+        do {
+            try await queue.acknowledge(through: cursor)
+        } catch {
+            logger.error("cannot move the spool's cursor: \(error)")
+        }
+    }
+
+    // MARK: Crash guard and records set aside
+
+    /// Acts on what the previous run left in flight: says so, and sets a record aside
+    /// when runs died twice with it alone in flight.
+    private func startGuarded() async {
+        switch crashGuard.start {
+        case .clean:
+            return
+        case .narrow(let range):
+            logger.warning("the previous run stopped while sending alerts \(range.lowerBound)…\(range.upperBound) of this queue; they are sent one at a time")
+        case .setAside(let sequence):
             do {
-                try await queue.acknowledge(through: cursor)
+                var batch = try await queue.batch(after: sequence - 1, limit: 1)
+                let reason = "set aside: the gateway stopped twice while sending it"
+                var records = batch.takeUnreadable().filter { $0.sequence == sequence }
+                if batch.sequences.first == sequence {
+                    try await deadLetters.write(Array(batch.alerts.prefix(1)), partner: key.partner, appliance: key.appliance, reason: reason)
+                } else if records.isEmpty {
+                    records = [(sequence, [])]
+                }
+                if !records.isEmpty {
+                    try await deadLetters.writeUnreadable(records, partner: key.partner, appliance: key.appliance, reason: reason)
+                }
+                counters.failed(1, partner: key.partner, reason: "set-aside")
+                logger.error("alert \(sequence) of this queue set aside after two crashes while sending it; written to \(deadLetters.path(partner: key.partner).path)")
+                await accept([sequence])
             } catch {
-                logger.error("cannot move the spool's cursor: \(error)")
+                logger.error("alert \(sequence) of this queue was being sent at two crashes and cannot be set aside (\(error)); it is sent again")
+            }
+        }
+        do {
+            try await queue.markInFlight(nil)
+        } catch {
+            logger.error("cannot clear the in-flight marker: \(error)")
+        }
+    }
+
+    /// Records that cannot be sent as alerts go to the dead-letter file; false if it
+    /// cannot be written (they stay in the spool).
+    private func setAside(_ records: [(sequence: UInt64, record: [UInt8])], reason: String) async -> Bool {
+        do {
+            try await deadLetters.writeUnreadable(records, partner: key.partner, appliance: key.appliance, reason: reason)
+        } catch {
+            logger.error("\(records.count) spool records cannot be read and the dead-letter file cannot be written (\(error)); they stay in the spool")
+            return false
+        }
+        counters.failed(records.count, partner: key.partner, reason: "unreadable")
+        logger.error("\(records.count) spool records cannot be read as alerts; written to \(deadLetters.path(partner: key.partner).path)")
+        await accept(records.map(\.sequence))
+        return true
+    }
+
+    /// Stores what is in flight with `batch` before it goes out: run by the link pool once
+    /// the link's backoff wait is over, right before the sender gets the alerts.
+    private func markSending(_ batch: SpoolBatch) async {
+        guard let first = batch.sequences.first, let last = batch.sequences.last else { return }
+        sending.append(first...last)
+        let all = sending.map(\.lowerBound).min()!...sending.map(\.upperBound).max()!
+        do {
+            try await queue.markInFlight(crashGuard.marker(inFlight: all))
+        } catch {
+            logger.error("cannot store the in-flight marker: \(error)")
+        }
+    }
+
+    private func settledSending(_ batch: SpoolBatch) async {
+        guard let first = batch.sequences.first, let last = batch.sequences.last,
+            let index = sending.firstIndex(of: first...last)
+        else { return }
+        sending.remove(at: index)
+        if sending.isEmpty {
+            do {
+                try await queue.markInFlight(nil)
+            } catch {
+                logger.error("cannot clear the in-flight marker: \(error)")
             }
         }
     }

@@ -196,6 +196,7 @@ public actor GatewayReloader {
         let factory = LinkFactory(
             config: config, store: store, registry: transports, crlSource: loader.crlCache, logger: logger, metrics: metrics, connections: connections)
         intake.replaceRules(ForwardingRules(config))
+        intake.spool.budget.setApplianceQuota(config.gateway.spool.applianceShare(appliances: config.appliances.count))
         if renewLinks {
             await pool.renew(makeSender: Self.makeSender(factory))
         } else {
