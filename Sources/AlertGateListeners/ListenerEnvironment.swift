@@ -11,6 +11,8 @@ struct ListenerEnvironment: Sendable {
     let intake: any AlertIntake
     let logger: Logger
     let metrics: ListenerMetrics
+    /// Shared by every listener of the set.
+    let budget: IngestBudget
     let parser = AlertParser()
 
     var name: String { config.name }

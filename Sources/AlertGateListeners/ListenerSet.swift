@@ -47,6 +47,10 @@ public actor ListenerSet {
     private let context: ListenerSettings.Context
     private let group: any EventLoopGroup
     private let logger: Logger
+    private let budget: IngestBudget
+    /// 256 MiB: room for full batches (`IntakeBatcher`, 1 MiB) of a couple of hundred
+    /// connections at once.
+    public static let defaultIngestMemory = 256 * 1024 * 1024
     /// What `listening` reads without waiting for the actor.
     private let published = NIOLockedValueBox<[Bound]>([])
 
@@ -54,6 +58,8 @@ public actor ListenerSet {
     ///   - crlSource: where client certificates' CRLs come from (the runtime's `CRLCache`).
     ///   - intake: where every listener hands its alerts.
     ///   - metrics: the factory of the listeners' counters (`TestMetrics` in tests).
+    ///   - ingestMemory: the most the stream connections of all listeners hold together in
+    ///     alerts parsed and not yet stored, in bytes (`IngestBudget`).
     public init(
         config: GatewayConfig,
         store: CertificateStore,
@@ -61,9 +67,12 @@ public actor ListenerSet {
         intake: any AlertIntake,
         logger: Logger,
         metrics: any MetricsFactory = MetricsSystem.factory,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        ingestMemory: Int = ListenerSet.defaultIngestMemory
     ) throws(ListenerError) {
-        let context = ListenerSettings.Context(intake: intake, logger: logger, metrics: metrics)
+        let budget = IngestBudget(limit: ingestMemory)
+        self.budget = budget
+        let context = ListenerSettings.Context(intake: intake, logger: logger, metrics: metrics, budget: budget)
         entries = try ListenerSettings.all(config: config, store: store, crlSource: crlSource, context: context).map { Entry(listener: Self.listener($0)) }
         self.context = context
         self.group = group
@@ -243,6 +252,12 @@ public actor ListenerSet {
     /// The bound listeners, in config order (empty before `start()`).
     public nonisolated var listening: [Bound] {
         published.withLockedValue { $0 }
+    }
+
+    /// What the stream connections hold now in alerts parsed and not yet stored, in bytes
+    /// (`IngestBudget`).
+    public nonisolated var ingestMemoryHeld: Int {
+        budget.used
     }
 
     /// The address a listener is bound to.

@@ -18,6 +18,7 @@ struct ListenerSettings: Sendable {
         let intake: any AlertIntake
         let logger: Logger
         let metrics: any MetricsFactory
+        let budget: IngestBudget
     }
 
     /// The settings of every listener of `config`, in config order. Checks what can be
@@ -41,7 +42,8 @@ struct ListenerSettings: Sendable {
             }
             let environment = ListenerEnvironment(
                 config: listener, attribution: attribution, intake: context.intake, logger: context.logger,
-                metrics: ListenerMetrics(listener: listener.name, appliances: applianceNames, factory: context.metrics))
+                metrics: ListenerMetrics(listener: listener.name, appliances: applianceNames, factory: context.metrics),
+                budget: context.budget)
             var tls: ListenerTLS?
             if listener.protocol.usesTLS {
                 do {
