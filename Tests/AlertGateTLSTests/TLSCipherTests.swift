@@ -25,7 +25,7 @@ import Testing
     }
 
     /// `openssl s_client` with `extra` arguments against a TLSHandler server that answers
-    /// "pong"; what the client printed.
+    /// "pong" and closes (the client waits for that: `-ign_eof`); what the client printed.
     func client(_ extra: [String], server context: TLSContext) async throws -> ProcessRunner.Result {
         let seen = LineCollector()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -39,7 +39,7 @@ import Testing
             .bind(host: "127.0.0.1", port: 0)
             .get()
         defer { server.close(promise: nil) }
-        let arguments = ["s_client", "-connect", "127.0.0.1:\(server.localAddress!.port!)", "-CAfile", pki.rootCertificate.path, "-brief"] + extra
+        let arguments = ["s_client", "-connect", "127.0.0.1:\(server.localAddress!.port!)", "-CAfile", pki.rootCertificate.path, "-brief", "-ign_eof"] + extra
         return try await ProcessRunner.captureDetached("/usr/bin/openssl", arguments, input: "ping\n", timeout: 60)
     }
 
