@@ -79,10 +79,13 @@ public struct SyslogFrameDecoder: Sendable {
         }
     }
 
-    /// Consumes all of `buffer` and returns what it completed, in order.
-    public mutating func feed(_ buffer: inout ByteBuffer) -> [FrameEvent] {
+    /// Consumes `buffer` and returns what it completed, in order: all of it, or up to the
+    /// point where `maxEvents` events were completed (the rest is left in `buffer`, to be
+    /// fed again when the caller has room for more).
+    public mutating func feed(_ buffer: inout ByteBuffer, maxEvents: Int = .max) -> [FrameEvent] {
         var events: [FrameEvent] = []
-        while buffer.readableBytes > 0 {
+        // Each step completes at most one event.
+        while buffer.readableBytes > 0, events.count < maxEvents {
             switch state {
             case .detecting:
                 let first = buffer.readableBytesView.first!

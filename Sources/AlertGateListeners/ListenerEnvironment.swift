@@ -15,6 +15,8 @@ struct ListenerEnvironment: Sendable {
     let metrics: ListenerMetrics
     /// One line a second per kind of problem, whichever connection has it.
     let logLimiter: ListenerLogLimiter
+    /// The memory of alerts parsed and not yet stored, shared by every listener of the set.
+    let ingestMemory: IngestBudget
     let parser = AlertParser()
 
     var name: String { config.name }

@@ -47,6 +47,10 @@ public actor ListenerSet {
     private let context: ListenerSettings.Context
     private let group: any EventLoopGroup
     private let logger: Logger
+    private let ingestMemory: IngestBudget
+    /// 256 MiB: room for full batches (`IntakeBatcher`, 1 MiB) of a couple of hundred
+    /// connections at once.
+    public static let defaultIngestMemory = 256 * 1024 * 1024
     /// What `listening` reads without waiting for the actor.
     private let published = NIOLockedValueBox<[Bound]>([])
     /// The last cut of `max_connections` logged (`warnIfCut`).
@@ -56,6 +60,8 @@ public actor ListenerSet {
     ///   - crlSource: where client certificates' CRLs come from (the runtime's `CRLCache`).
     ///   - intake: where every listener hands its alerts.
     ///   - metrics: the factory of the listeners' counters (`TestMetrics` in tests).
+    ///   - ingestMemory: the most the stream connections of all listeners hold together in
+    ///     alerts parsed and not yet stored, in bytes (`IngestBudget`).
     public init(
         config: GatewayConfig,
         store: CertificateStore,
@@ -64,9 +70,12 @@ public actor ListenerSet {
         logger: Logger,
         metrics: any MetricsFactory = MetricsSystem.factory,
         budget: ConnectionBudget? = nil,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        ingestMemory: Int = ListenerSet.defaultIngestMemory
     ) throws(ListenerError) {
-        let context = ListenerSettings.Context(intake: intake, logger: logger, metrics: metrics, budget: budget)
+        let ingestMemory = IngestBudget(limit: ingestMemory)
+        self.ingestMemory = ingestMemory
+        let context = ListenerSettings.Context(intake: intake, logger: logger, metrics: metrics, budget: budget, ingestMemory: ingestMemory)
         entries = try ListenerSettings.all(config: config, store: store, crlSource: crlSource, context: context).map { Entry(listener: Self.listener($0)) }
         self.context = context
         self.group = group
@@ -277,6 +286,12 @@ public actor ListenerSet {
     /// The bound listeners, in config order (empty before `start()`).
     public nonisolated var listening: [Bound] {
         published.withLockedValue { $0 }
+    }
+
+    /// What the stream connections hold now in alerts parsed and not yet stored, in bytes
+    /// (`IngestBudget`).
+    public nonisolated var ingestMemoryHeld: Int {
+        ingestMemory.used
     }
 
     /// The address a listener is bound to.

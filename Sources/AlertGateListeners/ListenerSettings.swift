@@ -20,6 +20,8 @@ struct ListenerSettings: Sendable {
         let metrics: any MetricsFactory
         /// The connections all listeners may hold together; nil: no cap beyond their own.
         let budget: ConnectionBudget?
+        /// The memory of alerts parsed and not yet stored, shared by every listener.
+        let ingestMemory: IngestBudget
     }
 
     /// The settings of every listener of `config`, in config order. Checks what can be
@@ -46,7 +48,8 @@ struct ListenerSettings: Sendable {
             let environment = ListenerEnvironment(
                 config: listener, limits: ConnectionLimits(listener, maxConnections: caps[listener.name]), attribution: attribution,
                 intake: context.intake, logger: context.logger,
-                metrics: ListenerMetrics(listener: listener.name, appliances: applianceNames, factory: context.metrics), logLimiter: ListenerLogLimiter())
+                metrics: ListenerMetrics(listener: listener.name, appliances: applianceNames, factory: context.metrics), logLimiter: ListenerLogLimiter(),
+                ingestMemory: context.ingestMemory)
             var tls: ListenerTLS?
             if listener.protocol.usesTLS {
                 do {

@@ -61,10 +61,18 @@ struct ListenerTLS: Sendable {
     /// knows the peer's address, the second way of recognising a sender).
     func peerCheck(remote: SocketAddress?, environment: ListenerEnvironment) -> TLSHandler.PeerCheck {
         return { peer in
-            // No certificate (client_auth optional or none): nothing to check; the
-            // connection's handler attributes it by address or default, or closes it.
-            guard let leaf = peer.chain.first else { return .accept(nil) }
             let peerText = ListenerEnvironment.describe(remote)
+            guard let leaf = peer.chain.first else {
+                // No certificate (client_auth optional or none). An appliance under
+                // `required` admits no one without one, whatever matched it (SPEC §11): the
+                // missing certificate fails the chain check, logged and counted as any
+                // failed check. Otherwise the handler attributes it by address or default,
+                // or closes it.
+                guard let attributed = environment.attribution.appliance(commonName: nil, address: remote), attributed.validation == .required else {
+                    return .accept(nil)
+                }
+                return .refuse(await check([], of: attributed, from: peerText, environment: environment, refusal: .atHandshake))
+            }
             let commonName = leaf.commonName
             guard let attributed = environment.attribution.appliance(commonName: commonName, address: remote) else {
                 environment.problem(
@@ -106,7 +114,7 @@ struct ListenerTLS: Sendable {
         let expectation = PeerExpectation(name: nil, trustAnchors: trustAnchors, localRevocationLists: revocationLists)
         let verdict = await validator.validate(chain: chain, expecting: expectation)
         if verdict.passed { return verdict }
-        let commonName = chain.first?.commonName ?? "(none)"
+        let who = chain.first.map { "the client certificate CN=\($0.commonName ?? "(none)")" } ?? "the client without a certificate"
         var metadata: Logger.Metadata = [
             "listener": "\(environment.name)", "peer": "\(peerText)", "appliance": "\(attributed.appliance)",
         ]
@@ -117,7 +125,7 @@ struct ListenerTLS: Sendable {
             // Once a second per listener whatever the number of senders refused (SPEC §11).
             environment.log(
                 refusal.kind, peer: peerText,
-                "\(refusal.words) the client certificate CN=\(commonName) from \(peerText) (appliance \(attributed.appliance), validation required): \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
+                "\(refusal.words) \(who) from \(peerText) (appliance \(attributed.appliance), validation required): \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
                 level: .error, metadata: metadata)
             return verdict
         }
@@ -126,7 +134,7 @@ struct ListenerTLS: Sendable {
             metadata["code"] = "\(failure.code.rawValue)"
             environment.log(
                 "client-bypassed", peer: peerText,
-                "validation policy none: accepting the client certificate CN=\(commonName) from \(peerText) despite a failed check: \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
+                "validation policy none: accepting \(who) from \(peerText) despite a failed check: \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
                 level: .warning, metadata: metadata)
         }
         return verdict

@@ -14,6 +14,11 @@ import NIOCore
 /// the same batch is offered again after the retry-after, still without reading, so the
 /// sender's TCP window closes; on `.failed` the connection is closed, as what was not
 /// stored must not look acknowledged.
+///
+/// Input is decoded only while the batch has room (`IntakeBatcher`'s limits in alerts and
+/// bytes) and the gateway's `IngestBudget` has some: the rest of a read waits undecoded,
+/// and reading stops until it is decoded. A connection thus holds at most one read of
+/// undecoded input beside the decoder's partial message (at most `max_message_size`).
 final class SyslogStreamHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -40,6 +45,22 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     /// Unattributed, or the intake failed: whatever else arrives is dropped.
     private var dropping = false
     private var isActive = false
+    /// Plaintext received and not yet decoded, for want of room (see above).
+    private var undecoded: ByteBuffer?
+    /// Whether the sender's stream ended, and whether its last message was taken (once
+    /// what waited undecoded is decoded).
+    private var end = StreamEnd.open
+    /// Woken by the ingest budget when it has room again.
+    private var waitingForBudget = false
+
+    private enum StreamEnd {
+        case open
+        case ended
+        case finished
+    }
+
+    /// The most alerts decoded in one step between checks of the batch's and the budget's room.
+    static let alertsPerStep = 64
 
     init(settings: ListenerSettings) {
         environment = settings.environment
@@ -80,8 +101,7 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
 
     private func endOfInput(context: ChannelHandlerContext) {
         if admitted != nil {
-            // A last line without its LF is a message; an octet frame cut short is not.
-            handle(decoder.finish(), receivedAt: Date())
+            finishStream()
             submitIfIdle(context: context)
             closeIfIdle(context: context)
         } else if usesTLS, !dropping, let tls = try? context.pipeline.syncOperations.handler(type: TLSHandler.self), tls.peer != nil {
@@ -119,10 +139,7 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         isActive = false
         if admitted != nil, !dropping {
-            if !inputClosed {
-                // A last line without its LF is a message; an octet frame cut short is not.
-                handle(decoder.finish(), receivedAt: Date())
-            }
+            finishStream()
             // Alerts of a burst the close cut short (a TLS close_notify right after them).
             submitIfIdle(context: context)
         }
@@ -150,24 +167,92 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard admitted != nil, !dropping else { return }
         var buffer = unwrapInboundIn(data)
-        handle(decoder.feed(&buffer), receivedAt: Date())
+        if var held = undecoded {
+            // The rest of a read burst after the batch filled: kept in order behind the rest.
+            undecoded = nil
+            held.writeBuffer(&buffer)
+            undecoded = held
+            return
+        }
+        decode(&buffer, context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         submitIfIdle(context: context)
+        drainUndecoded(context: context)
         closeIfIdle(context: context)
         context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
         guard !quiescing, !dropping else { return }
-        if batcher.mayRead() {
+        if undecoded != nil {
+            batcher.holdRead()
+        } else if batcher.mayRead() {
             context.read()
         }
     }
 
+    /// Decodes `buffer` while the batch and the ingest budget have room; keeps the rest.
+    private func decode(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) {
+        while buffer.readableBytes > 0 {
+            let budgetHasRoom = environment.ingestMemory.hasRoom
+            guard batcher.hasRoom, budgetHasRoom else {
+                undecoded = buffer
+                if !budgetHasRoom { waitForBudget(context: context) }
+                return
+            }
+            handle(decoder.feed(&buffer, maxEvents: min(batcher.room, Self.alertsPerStep)), receivedAt: Date())
+        }
+    }
+
+    /// Decodes what waited, as far as there is room now, and hands it over if nothing is in flight.
+    private func drainUndecoded(context: ChannelHandlerContext) {
+        guard !dropping, var buffer = undecoded else { return }
+        undecoded = nil
+        decode(&buffer, context: context)
+        if case .ended = end { finishStream() }
+        submitIfIdle(context: context)
+    }
+
+    /// The end of the sender's stream: a last line without its LF is a message, an octet
+    /// frame cut short is not. Taken once what waits undecoded is decoded.
+    private func finishStream() {
+        if case .open = end { end = .ended }
+        guard case .ended = end, undecoded == nil else { return }
+        end = .finished
+        handle(decoder.finish(), receivedAt: Date())
+    }
+
+    private func waitForBudget(context: ChannelHandlerContext) {
+        guard !waitingForBudget else { return }
+        waitingForBudget = true
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+        environment.ingestMemory.whenRoom {
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.budgetHasRoom(context: context)
+            }
+        }
+    }
+
+    private func budgetHasRoom(context: ChannelHandlerContext) {
+        waitingForBudget = false
+        drainUndecoded(context: context)
+        resumeReadingIfHeld(context: context)
+        closeIfIdle(context: context)
+    }
+
+    private func resumeReadingIfHeld(context: ChannelHandlerContext) {
+        guard undecoded == nil, !quiescing, !dropping, isActive, batcher.resumeHeldRead() else { return }
+        context.read()
+    }
+
     private func handle(_ events: [SyslogFrameDecoder.FrameEvent], receivedAt: Date) {
         guard let appliance = admitted?.appliance else { return }
+        var cost = 0
+        defer { environment.ingestMemory.take(cost) }
         for event in events {
             switch event {
             case .message(let message):
@@ -175,7 +260,9 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
                 if result.problems.contains(.invalidUTF8) {
                     environment.problem(.invalidUTF8, peer: peer, "message from \(peer) is not valid UTF-8; forwarded with U+FFFD in place of the bad bytes")
                 }
-                batcher.collect(result.alert)
+                let alertCost = IngestBudget.cost(messageBytes: message.readableBytes)
+                cost += alertCost
+                batcher.collect(result.alert, bytes: alertCost)
             case .oversize(let bytes):
                 environment.problem(.oversize, peer: peer, "skipped a message of \(bytes) bytes from \(peer): over max_message_size \(environment.config.maxMessageSize)")
             case .brokenFrame(let reason):
@@ -207,6 +294,7 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
         switch outcome {
         case .stored:
             environment.metrics.countReceived(batch)
+            environment.ingestMemory.give(batcher.inFlightBytes)
             after(batcher.stored(), context: context)
         case .full(let retryAfter):
             // Not reading meanwhile: the sender's TCP window fills and it slows down.
@@ -220,7 +308,8 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
                 "listener \(environment.name): the spool could not store \(batch.count) alerts from \(peer): \(reason); closing the connection",
                 metadata: ["listener": "\(environment.name)", "peer": "\(peer)", "reason": "spool-failed"])
             dropping = true
-            _ = batcher.dropped()
+            undecoded = nil
+            environment.ingestMemory.give(batcher.dropAll())
             context.close(promise: nil)
         }
     }
@@ -231,17 +320,19 @@ final class SyslogStreamHandler: ChannelDuplexHandler {
             submit(batch, context: context)
         case .submitAndResume(let batch):
             submit(batch, context: context)
-            if !quiescing, !dropping, isActive { context.read() }
+            batcher.holdRead()  // decided below, once what waited undecoded had its turn
         case .resumeReading:
-            if !quiescing, !dropping, isActive { context.read() }
+            batcher.holdRead()
         case .idle:
             break
         }
+        drainUndecoded(context: context)
+        resumeReadingIfHeld(context: context)
         closeIfIdle(context: context)
     }
 
     private func closeIfIdle(context: ChannelHandlerContext) {
-        if quiescing || inputClosed, isActive, batcher.isIdle {
+        if quiescing || inputClosed, isActive, batcher.isIdle, undecoded == nil {
             context.close(promise: nil)
         }
     }

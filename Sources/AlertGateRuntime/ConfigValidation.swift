@@ -17,6 +17,11 @@ public struct ConfigValidation: Sendable {
         public var requiredCertificates: Set<String> {
             Set(config.appliances.compactMap(\.certificate) + config.listeners.compactMap(\.certificate))
         }
+
+        /// What is valid but likely not what was meant (`ConfigValidation.warnings`).
+        public var warnings: [ConfigDiagnostic] {
+            ConfigValidation.warnings(config)
+        }
     }
 
     public let path: String
@@ -59,5 +64,32 @@ public struct ConfigValidation: Sendable {
             (transports.plugin(named: partner.transport)?.validate(LinkFactory.settings(partner)) ?? [])
                 .map { ConfigDiagnostic(location: partner.location, message: $0) }
         }
+    }
+
+    /// Settings that are valid but likely not what was meant, at their entries' lines
+    /// (each message starts with `warning:`).
+    ///
+    /// A TLS listener that does not require a client certificate (`client_auth: optional`
+    /// or `none`) but attributes senders to an appliance under `validation: required` by
+    /// source address or as its `default_appliance`: such an appliance admits no client
+    /// without a certificate (SPEC §11), so those senders are all refused.
+    public static func warnings(_ config: GatewayConfig) -> [ConfigDiagnostic] {
+        var warnings: [ConfigDiagnostic] = []
+        for listener in config.listeners where listener.protocol.usesTLS && listener.clientAuth != .required {
+            var reachable: [(appliance: String, how: String)] = []
+            for appliance in config.appliances where appliance.validation == .required {
+                if case .source(let cidr) = appliance.match {
+                    reachable.append((appliance.name, "by its source \(cidr)"))
+                } else if appliance.name == listener.defaultAppliance {
+                    reachable.append((appliance.name, "as the listener's default_appliance"))
+                }
+            }
+            for (appliance, how) in reachable {
+                warnings.append(ConfigDiagnostic(
+                    location: listener.location,
+                    message: "warning: listener \(listener.name) has client_auth: \(listener.clientAuth.rawValue) and attributes senders to appliance \(appliance) (validation: required) \(how): a client without a certificate is refused there; set client_auth: required, or give the appliance validation: none"))
+            }
+        }
+        return warnings
     }
 }

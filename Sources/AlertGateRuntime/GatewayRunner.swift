@@ -59,6 +59,9 @@ public struct GatewayRunner: Sendable {
             logger.error("\(diagnostic.rendered(path: configPath))")
             refused = true
         }
+        for warning in loaded.warnings {
+            logger.warning("\(warning.rendered(path: configPath))")
+        }
         if refused {
             logger.error("not starting: a certificate the gateway needs is invalid (alertgate check-config --config \(configPath) lists every problem)")
             return 1

@@ -23,17 +23,21 @@ final class SSLConnection {
 
     init(context: TLSContext, serverName: String?) throws(TLSError) {
         OpenSSLErrorQueue.clear()
-        guard let ssl = SSL_new(context.pointer), let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
+        // Each pointer is owned from the moment it exists: a BIO by an `OwnedBIO` until the
+        // SSL takes it, the SSL by this object. A failure at any step frees what came before.
+        let input = try OwnedBIO()
+        let output = try OwnedBIO()
+        guard let ssl = SSL_new(context.pointer) else {
             throw .configuration(OpenSSLErrorQueue.drain())
         }
         self.ssl = ssl
-        self.input = input
-        self.output = output
+        self.input = input.pointer
+        self.output = output.pointer
         self.context = context
-        // An empty input BIO means "wait for more" rather than end of file.
-        _ = CShims_BIO_set_mem_eof_return(input, -1)
         // SSL_set_bio hands both BIOs to the SSL; SSL_free frees them.
-        SSL_set_bio(ssl, input, output)
+        SSL_set_bio(ssl, input.handOver(), output.handOver())
+        // An empty input BIO means "wait for more" rather than end of file.
+        _ = CShims_BIO_set_mem_eof_return(self.input, -1)
         switch context.configuration.role {
         case .client:
             SSL_set_connect_state(ssl)
@@ -48,6 +52,11 @@ final class SSLConnection {
 
     deinit {
         SSL_free(ssl)
+    }
+
+    /// Ciphertext fed and not yet consumed by OpenSSL.
+    var bufferedInput: Int {
+        Int(BIO_ctrl_pending(input))
     }
 
     /// Hands ciphertext from the network to OpenSSL.
@@ -158,5 +167,29 @@ final class SSLConnection {
             let reason = OpenSSLErrorQueue.drain()
             return .failed(reason.isEmpty ? "SSL error \(error)" : reason)
         }
+    }
+}
+
+/// A memory BIO owned until it is handed to an `SSL` (which then frees it): dropped
+/// before that, it is freed.
+private struct OwnedBIO: ~Copyable {
+    let pointer: OpaquePointer
+
+    init() throws(TLSError) {
+        guard let pointer = BIO_new(BIO_s_mem()) else {
+            throw .configuration("cannot allocate a memory BIO: \(OpenSSLErrorQueue.drain())")
+        }
+        self.pointer = pointer
+    }
+
+    /// Gives up ownership: the caller's `SSL_set_bio` takes it.
+    consuming func handOver() -> OpaquePointer {
+        let pointer = self.pointer
+        discard self
+        return pointer
+    }
+
+    deinit {
+        BIO_free(pointer)
     }
 }

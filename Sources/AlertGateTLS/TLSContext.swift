@@ -27,6 +27,13 @@ public final class TLSContext: @unchecked Sendable {
         SSL_CTX_set_options(context, CShims_SSL_OP_NO_RENEGOTIATION() | CShims_SSL_OP_NO_COMPRESSION() | CShims_SSL_OP_NO_TICKET())
         _ = CShims_SSL_CTX_set_session_cache_mode(context, Int(SSL_SESS_CACHE_OFF))
         _ = CShims_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS))
+        // TLS 1.2 with forward-secret AEAD suites only (the system default still offers
+        // static-RSA suites such as AES128-SHA); TLS 1.3's suites are all of that kind.
+        guard SSL_CTX_set_cipher_list(context, Self.tls12Ciphers) == 1 else {
+            throw .configuration("the TLS 1.2 cipher list is not usable: \(OpenSSLErrorQueue.drain())")
+        }
+        // DHE suites need parameters; let OpenSSL pick ones to match the key.
+        _ = SSL_CTX_ctrl(context, SSL_CTRL_SET_DH_AUTO, 1, nil)
 
         // OpenSSL's own verification only collects the peer's chain here; the peer is
         // judged after the handshake by PeerValidator, per the connection's policy.
@@ -76,6 +83,9 @@ public final class TLSContext: @unchecked Sendable {
     deinit {
         SSL_CTX_free(pointer)
     }
+
+    /// The TLS 1.2 suites both roles offer: ECDHE or DHE key exchange, AES-GCM or ChaCha20.
+    public static let tls12Ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL"
 
     /// `["h2", "http/1.1"]` as `\x02h2\x08http/1.1`.
     static func alpnWireFormat(_ protocols: [String]) -> [UInt8] {

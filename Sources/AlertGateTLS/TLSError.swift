@@ -15,6 +15,8 @@ public enum TLSError: Error, Sendable, CustomStringConvertible {
     case closedDuringHandshake
     /// The peer closed the TCP connection without close_notify (its data may be truncated).
     case uncleanShutdown
+    /// The peer sent more than this many bytes before it was accepted.
+    case inputLimitExceeded(Int)
 
     public var description: String {
         switch self {
@@ -29,6 +31,7 @@ public enum TLSError: Error, Sendable, CustomStringConvertible {
         case .connectionFailed(let reason): "TLS connection failed: \(reason)"
         case .closedDuringHandshake: "the peer closed the connection during the TLS handshake"
         case .uncleanShutdown: "the peer closed the connection without a TLS close_notify"
+        case .inputLimitExceeded(let limit): "the peer sent more than \(limit) bytes before its certificate was accepted"
         }
     }
 }

@@ -5,7 +5,13 @@ import NIOCore
 /// knows nothing of syslog, HTTP or alerts; transports add their handlers above it.
 ///
 /// After the handshake the peer is judged by `peerCheck` (the connection's validation
-/// policy) before any plaintext is written or delivered. Closing sends close_notify and
+/// policy) before any plaintext is written or delivered. In the server role nothing more
+/// is read from the socket while that check runs (a hostile client could otherwise send
+/// gigabytes while its CRL is fetched): `read()` is held until the peer is accepted. What
+/// arrived with the end of the handshake waits, still encrypted, in OpenSSL's input, and
+/// the handler never holds more than `maxBufferedInput` there before the peer is accepted
+/// (more closes the connection). Once active, each read is decrypted and passed on at
+/// once; handlers above push back by holding `read()`. Closing sends close_notify and
 /// keeps reading until the peer closes or `closeTimeout` passes: closing a socket with
 /// unread bytes in it makes the kernel send RST, and the peer would lose the stream's tail.
 public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -30,7 +36,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let serverName: String?
     private let peerCheck: PeerCheck?
     private let closeTimeout: TimeAmount
+    /// The most ciphertext kept in OpenSSL's input before the peer is accepted.
+    private let maxBufferedInput: Int
     private var state: State = .idle
+    /// A `read()` held while the peer is checked (server role), passed on once it is accepted.
+    private var readHeld = false
     private var connection: SSLConnection?
     /// Plaintext written before the peer was accepted, and whether a flush followed.
     private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
@@ -51,14 +61,31 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The peer, once the handshake is done.
     public private(set) var peer: TLSPeer?
 
+    /// What a NIO socket channel reads in one burst at its defaults (`maxMessagesPerRead`
+    /// 4 × the adaptive allocator's 64 KiB): after a `read()` is held, at most this much
+    /// still arrives.
+    public static let oneRead = 4 * 64 * 1024
+
     /// - Parameters:
     ///   - serverName: the SNI host name (client role; IP literals send no SNI).
     ///   - peerCheck: nil accepts any peer (the context then checks nothing).
-    public init(context: TLSContext, serverName: String? = nil, peerCheck: PeerCheck? = nil, closeTimeout: TimeAmount = .seconds(5)) {
+    ///   - maxBufferedInput: the most ciphertext held before the peer is accepted; past it the
+    ///     connection fails with `TLSError.inputLimitExceeded`. At least `oneRead`, as the
+    ///     rest of the read burst that completed the handshake is held too.
+    public init(
+        context: TLSContext, serverName: String? = nil, peerCheck: PeerCheck? = nil, closeTimeout: TimeAmount = .seconds(5),
+        maxBufferedInput: Int = 64 * 1024 + TLSHandler.oneRead
+    ) {
         self.tlsContext = context
         self.serverName = serverName
         self.peerCheck = peerCheck
         self.closeTimeout = closeTimeout
+        self.maxBufferedInput = maxBufferedInput
+    }
+
+    /// Ciphertext received and not yet decrypted (held while the peer is checked).
+    public var bufferedInputBytes: Int {
+        connection?.bufferedInput ?? 0
     }
 
     // MARK: Lifecycle
@@ -133,6 +160,26 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .idle, .closed:
             break
         }
+        switch state {
+        case .handshaking, .checkingPeer:
+            // Reads are held (server role) or the peer has no business sending this much
+            // before it is accepted: either way the connection is not worth the memory.
+            if connection.bufferedInput > maxBufferedInput {
+                fail(context: context, TLSError.inputLimitExceeded(maxBufferedInput))
+            }
+        case .idle, .active, .closing, .closed:
+            break
+        }
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if case .checkingPeer = state, case .server = tlsContext.configuration.role {
+            // Nothing more from a client until it is accepted. (The client role reads on:
+            // a TLS 1.3 server's refusal of our certificate arrives during our check.)
+            readHeld = true
+            return
+        }
+        context.read()
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
@@ -203,6 +250,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if inputEnded {
             inputEnded = false
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+        if readHeld, case .active = state {
+            readHeld = false
+            // From the tail: the handlers above decide afresh whether they want more now.
+            context.channel.read()
         }
     }
 

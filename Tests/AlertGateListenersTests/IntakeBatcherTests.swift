@@ -89,3 +89,44 @@ import Testing
         #expect(answers == [0, 0, nil, nil, 2, 0])
     }
 }
+
+@Suite struct IntakeBatcherLimitTests {
+    func alert(_ title: String) -> Alert {
+        Alert(id: title, receivedAt: Date(timeIntervalSince1970: 0), severity: .major, title: title, appliance: "a")
+    }
+
+    @Test func theBatchIsCappedInBytesAsInAlerts() {
+        var batcher = IntakeBatcher(readAhead: 100, readAheadBytes: 1000)
+        batcher.collect(alert("1"), bytes: 600)
+        #expect(batcher.hasRoom)
+        #expect(batcher.room == 99)
+        batcher.collect(alert("2"), bytes: 600)
+        #expect(!batcher.hasRoom)
+        #expect(batcher.room == 0)
+        let batch = batcher.batchToSubmit()
+        #expect(batch?.count == 2)
+        #expect(batcher.inFlightBytes == 1200)
+        batcher.collect(alert("3"), bytes: 1000)
+        let readWhileFull = batcher.mayRead()
+        #expect(!readWhileFull)
+        #expect(batcher.dropAll() == 2200)
+        #expect(batcher.isIdle)
+    }
+
+    @Test func aReadHeldForTheHandlersOwnReasonsResumesWhenThereIsRoom() {
+        var batcher = IntakeBatcher(readAhead: 1)
+        batcher.collect(alert("1"))
+        _ = batcher.batchToSubmit()
+        batcher.collect(alert("2"))
+        batcher.holdRead()
+        let whileFull = batcher.resumeHeldRead()
+        #expect(!whileFull)
+        let next = batcher.stored()  // "2" goes; nothing collected beside it
+        #expect(next == .submitAndResume([alert("2")]))
+        batcher.holdRead()  // as the stream handler does while input waits undecoded
+        let afterwards = batcher.resumeHeldRead()
+        #expect(afterwards)
+        let again = batcher.resumeHeldRead()
+        #expect(!again)  // passed on once
+    }
+}

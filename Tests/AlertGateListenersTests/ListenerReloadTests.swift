@@ -14,7 +14,9 @@ import Testing
 @Suite struct ListenerReloadTests {
     typealias H = ListenerHarness
 
-    static let plant = [H.appliance("plant", source: "127.0.0.0/8")]
+    /// By address, so under `none`: clients without a certificate (s_client to the webhook)
+    /// are admitted only there.
+    static let plant = [H.appliance("plant", source: "127.0.0.0/8", validation: .none)]
 
     /// A plain TCP sender that stays connected; `isOpen` turns false when the gateway
     /// closes the connection.

@@ -54,7 +54,7 @@ import Testing
                 H.listener("optional", .syslogTLS, clientAuth: .optional),
                 H.listener("required", .syslogTLS, clientAuth: .required, defaultAppliance: "plant"),
             ],
-            appliances: [H.appliance("plant", source: "127.0.0.1/32"), Self.sensor])
+            appliances: [H.appliance("plant", source: "127.0.0.1/32", validation: .none), Self.sensor])
         _ = try await Self.send([SyslogListenerTests.cef("Anonymous sender")], port: harness.port("optional"), pki: harness.pki)
         let stored = try await harness.intake.waitForStored(1)
         #expect(stored.map(\.title) == ["Anonymous sender"])
@@ -63,6 +63,35 @@ import Testing
         let refused = try await Self.send([SyslogListenerTests.cef("Never stored")], port: harness.port("required"), pki: harness.pki)
         #expect(try await harness.waitForCounter("alertgate_ingest_errors_total", [("listener", "required"), ("reason", "handshake")], atLeast: 1) == 1, "\(refused.standardError)")
         #expect(await harness.intake.stored.map(\.title) == ["Anonymous sender"])
+        await harness.listeners.stop()
+    }
+
+    /// SPEC §11: `client_auth: optional` is no way past an appliance's `required`: a client
+    /// without a certificate that its address attributes to such an appliance is refused
+    /// like a failed check (logged, counted), and nothing it sent is stored.
+    @Test func withoutACertificateAnApplianceUnderRequiredRefusesTheClient() async throws {
+        let harness = try await H(
+            listeners: [H.listener("optional", .syslogTLS, clientAuth: .optional), H.listener("hooks", .webhook, clientAuth: .none, path: "/alerts")],
+            appliances: [H.appliance("plant", source: "127.0.0.1/32", validation: .required), Self.sensor])
+        let refused = try await Self.send([SyslogListenerTests.cef("Never stored")], port: harness.port("optional"), pki: harness.pki)
+        #expect(try await harness.waitForCounter(
+            "alertgate_handshake_failures_total", [("appliance", "plant"), ("partner", "listener:optional"), ("check", "chain")], atLeast: 1) == 1,
+            "\(refused.standardError)")
+        #expect(!refused.standardOutput.contains("Never stored"))
+
+        // The webhook likewise: no answer, nothing stored.
+        let body = #"{"title": "Never stored either", "severity": "major"}"#
+        let posted = try await Self.send([ListenerReloadTests.postHead(contentLength: body.utf8.count) + body], port: harness.port("hooks"), pki: harness.pki)
+        #expect(try await harness.waitForCounter(
+            "alertgate_handshake_failures_total", [("appliance", "plant"), ("partner", "listener:hooks"), ("check", "chain")], atLeast: 1) == 1)
+        #expect(!posted.standardOutput.contains("accepted"), "\(posted.standardOutput)")
+
+        // A sensor with its certificate still gets through the same listener.
+        let client = try harness.pki.issue("sensor-7", commonName: "sensor-7.contoso.com")
+        _ = try await Self.send([SyslogListenerTests.cef("With a certificate")], port: harness.port("optional"), pki: harness.pki, certificate: client)
+        let stored = try await harness.intake.waitForStored(1)
+        #expect(stored.map(\.title) == ["With a certificate"])
+        #expect(await harness.intake.offered.count == 1)
         await harness.listeners.stop()
     }
 
@@ -97,7 +126,7 @@ import Testing
     }
 
     @Test func aReloadedStoreServesNewConnectionsWithItsCertificate() async throws {
-        let (listeners, appliances) = ([H.listener("tls", .syslogTLS)], [H.appliance("plant", source: "127.0.0.0/8")])
+        let (listeners, appliances) = ([H.listener("tls", .syslogTLS)], [H.appliance("plant", source: "127.0.0.0/8", validation: .none)])
         let harness = try await H(listeners: listeners, appliances: appliances)
         let before = try await Self.send([SyslogListenerTests.cef("Before the reload")], port: harness.port("tls"), pki: harness.pki)
         #expect(before.standardError.contains("CN = gateway.contoso.com"), "\(before.standardError)")

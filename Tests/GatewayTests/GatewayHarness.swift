@@ -102,7 +102,7 @@ final class GatewayHarness: @unchecked Sendable {
           - { name: in-tcp, protocol: syslog-tcp, listen: "127.0.0.1:\(ports.tcp)" }
           - { name: in-udp, protocol: syslog-udp, listen: "127.0.0.1:\(ports.udp)" }
           - { name: in-tls, protocol: syslog-tls, listen: "127.0.0.1:\(ports.tls)", certificate: gateway, client_auth: optional }
-          - { name: hooks, protocol: webhook, listen: "127.0.0.1:\(ports.webhook)", path: /alerts, certificate: gateway, client_auth: none }
+          - { name: hooks, protocol: webhook, listen: "127.0.0.1:\(ports.webhook)", path: /alerts, certificate: gateway, client_auth: optional }
         """
     }
 
@@ -174,7 +174,9 @@ final class GatewayHarness: @unchecked Sendable {
         var headers: String
     }
 
-    /// POSTs `body` to the webhook with curl (checking the gateway's certificate).
+    /// POSTs `body` to the webhook with curl (checking the gateway's certificate), with
+    /// sensor-1's certificate: its CN matches no appliance, so the address attributes it to
+    /// sensor-1, whose `validation: required` refuses clients without one (SPEC §11).
     func post(_ body: String, path: String = "/alerts") async throws -> Response {
         let bodyFile = pki.directory.appendingPathComponent("body-\(UUID().uuidString).json")
         let headerFile = pki.directory.appendingPathComponent("headers-\(UUID().uuidString).txt")
@@ -185,6 +187,7 @@ final class GatewayHarness: @unchecked Sendable {
         }
         let result = try await ProcessRunner.captureDetached("/usr/bin/curl", [
             "-sS", "--max-time", "30", "--cacert", pki.chainFile.path, "-H", "Content-Type: application/json",
+            "--cert", folder.appendingPathComponent("certs/sensor-1.crt").path, "--key", folder.appendingPathComponent("certs/sensor-1.key").path,
             "--data-binary", "@\(bodyFile.path)", "-D", headerFile.path, "-w", "\n%{http_code}",
             "https://127.0.0.1:\(ports.webhook)\(path)",
         ])

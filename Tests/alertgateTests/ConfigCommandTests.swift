@@ -234,4 +234,39 @@ extension ConfigCommandTests {
         let again = try AlertGateBinary.run(["check-config", "--config", accepted.path])
         #expect(again.status == 0, "\(again.standardError)")
     }
+
+    /// SPEC §11: a listener that lets clients in without a certificate and can attribute
+    /// them to an appliance under `required` (which refuses every such client) is worth a
+    /// word; the config is still valid.
+    @Test func aListenerThatCannotAdmitClientsWithoutACertificateIsWarnedAbout() throws {
+        try install(try pki.issue("gateway", commonName: "gateway.contoso.com"), as: "gateway")
+        let path = try writeConfig("""
+            gateway:
+              data_dir: data
+            store:
+              dir: certs
+              trust:
+                - { name: corp, file: chain.pem }
+              certificates:
+                - { name: gateway, cert: gateway.crt, key: gateway.key, chain: chain.pem }
+            appliances:
+              - { name: plant, kind: sensor, validation: required, match: { source: 10.1.0.0/16 } }
+              - { name: lab, kind: sensor, validation: none, match: { source: 10.2.0.0/16 } }
+              - { name: console, kind: console, validation: required, match: { cn: console.contoso.com } }
+            listeners:
+              - { name: strict, protocol: syslog-tls, listen: "127.0.0.1:6514", certificate: gateway, client_auth: required }
+              - name: open
+                protocol: syslog-tls
+                listen: "127.0.0.1:6515"
+                certificate: gateway
+                client_auth: optional
+
+            """)
+        let result = try AlertGateBinary.run(["check-config", "--config", path.path])
+        #expect(result.status == 0, "\(result.standardError)")
+        let warnings = result.standardError.split(separator: "\n").map(String.init).filter { $0.contains("warning:") }
+        #expect(warnings.count == 1, "\(result.standardError)")
+        #expect(warnings.first?.hasPrefix("\(path.path):15:5: warning: listener open has client_auth: optional") == true, "\(warnings)")
+        #expect(warnings.first?.contains("appliance plant (validation: required) by its source 10.1.0.0/16") == true, "\(warnings)")
+    }
 }
