@@ -46,7 +46,7 @@ struct ListenerSettings: Sendable {
             let environment = ListenerEnvironment(
                 config: listener, limits: ConnectionLimits(listener, maxConnections: caps[listener.name]), attribution: attribution,
                 intake: context.intake, logger: context.logger,
-                metrics: ListenerMetrics(listener: listener.name, appliances: applianceNames, factory: context.metrics), logLimiter: ListenerLogLimiter())
+                metrics: ListenerMetrics(listener: listener.name, kind: listener.protocol, appliances: applianceNames, factory: context.metrics), logLimiter: ListenerLogLimiter())
             var tls: ListenerTLS?
             if listener.protocol.usesTLS {
                 do {
