@@ -1,6 +1,9 @@
 import AlertGateConfig
 import AlertGateCore
+import AlertGatePKI
+@testable import AlertGateTLS
 import AlertGateTesting
+import Logging
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -196,6 +199,44 @@ import Testing
         #expect(stored.filter { $0.title.hasPrefix("Flood") }.count < 50)
         try await flooder.close()
         try await other.close()
+        await harness.listeners.stop()
+    }
+}
+
+/// Failed client-certificate checks are refusals too: every one counted, one log line a
+/// second per listener however many senders fail (2,936 refused connections used to write
+/// 2,936 lines a second).
+@Suite struct ClientCheckLogTests {
+    typealias H = ListenerHarness
+
+    @Test func manyFailedClientChecksWriteOneLineASecond() async throws {
+        let harness = try await H(
+            listeners: [H.listener("tls", .syslogTLS, clientAuth: .required)],
+            appliances: [H.appliance("sensor-7", cn: "sensor-7.contoso.com", validation: .required)])
+        let rogue = try TestPKI(name: "Rogue")
+        let issued = try rogue.issue("sensor-7", commonName: "sensor-7.contoso.com")
+        let chain = try X509Certificate.certificates(from: Array(try Data(contentsOf: issued.certificate)))
+            + X509Certificate.certificates(from: Array(try Data(contentsOf: rogue.chainFile)))
+        let config = H.listener("tls", .syslogTLS, clientAuth: .required)
+        let tls = try ListenerTLS(listener: config, store: harness.store, crlSource: NoCRLs())
+        let settings = try #require(try ListenerSettings.all(
+            config: H.config(pki: harness.pki, listeners: [config], appliances: [H.appliance("sensor-7", cn: "sensor-7.contoso.com", validation: .required)]),
+            store: harness.store, crlSource: NoCRLs(),
+            context: .init(intake: harness.intake, logger: Logger(label: "check") { _ in RecordingLogHandler(recorder: harness.logs) }, metrics: harness.metrics, budget: nil)
+        ).first)
+        let start = ContinuousClock.now
+        for index in 0..<50 {
+            let check = tls.peerCheck(remote: try SocketAddress(ipAddress: "10.0.0.\(index + 1)", port: 5000), environment: settings.environment)
+            let decision = await check(TLSPeer(chain: chain, applicationProtocol: nil, protocolVersion: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256"))
+            guard case .refuse = decision else {
+                Issue.record("a rogue certificate was accepted")
+                return
+            }
+        }
+        let seconds = Int((ContinuousClock.now - start).components.seconds) + 1
+        #expect(harness.counter("alertgate_handshake_failures_total", [("appliance", "sensor-7"), ("partner", "listener:tls"), ("check", "chain")]) == 50)
+        let lines = harness.logs.containing("refused the client certificate CN=sensor-7.contoso.com")
+        #expect(lines.count >= 1 && lines.count <= seconds, "\(lines.count) lines in about \(seconds) s")
         await harness.listeners.stop()
     }
 }
