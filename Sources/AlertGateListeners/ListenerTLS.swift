@@ -105,7 +105,7 @@ struct ListenerTLS: Sendable {
             metadata["code"] = "\(failure.code.rawValue)"
             // Once a second per listener whatever the number of senders refused (SPEC §11).
             environment.log(
-                "client-refused", peer: peerText,
+                refusal == "refused" ? "client-refused" : "client-rechecked", peer: peerText,
                 "\(refusal) the client certificate CN=\(commonName) from \(peerText) (appliance \(attributed.appliance), validation required): \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",
                 level: .error, metadata: metadata)
             return verdict
