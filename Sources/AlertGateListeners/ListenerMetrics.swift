@@ -1,3 +1,4 @@
+import AlertGateConfig
 import AlertGateCore
 import Metrics
 
@@ -41,6 +42,15 @@ public enum ConnectionRefusal: String, Sendable, CaseIterable {
     /// Silent for `idle_timeout` (webhook: no next request within it).
     case idle
 
+    /// Whether a listener of `kind` can refuse for this reason (its counter is made, at 0).
+    func applies(to kind: ListenerProtocol) -> Bool {
+        switch self {
+        case .maxConnections, .perSource, .idle: kind != .syslogUDP
+        case .handshakeTimeout: kind.usesTLS
+        case .headerTimeout: kind == .webhook
+        }
+    }
+
     /// What the log line says happened.
     var explanation: String {
         switch self {
@@ -72,7 +82,7 @@ struct ListenerMetrics: Sendable {
     private let errors: [IngestErrorReason: Counter]
     private let refusals: [ConnectionRefusal: Counter]
 
-    init(listener: String, appliances: [String], factory: any MetricsFactory) {
+    init(listener: String, kind: ListenerProtocol, appliances: [String], factory: any MetricsFactory) {
         self.listener = listener
         self.factory = factory
         var received: [String: Counter] = [:]
@@ -86,7 +96,7 @@ struct ListenerMetrics: Sendable {
         }
         self.errors = errors
         var refusals: [ConnectionRefusal: Counter] = [:]
-        for reason in ConnectionRefusal.allCases {
+        for reason in ConnectionRefusal.allCases where reason.applies(to: kind) {
             refusals[reason] = Counter(label: "alertgate_connections_refused_total", dimensions: [("listener", listener), ("reason", reason.rawValue)], factory: factory)
         }
         self.refusals = refusals

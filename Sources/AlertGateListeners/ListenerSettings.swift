@@ -48,7 +48,7 @@ struct ListenerSettings: Sendable {
             let environment = ListenerEnvironment(
                 config: listener, limits: ConnectionLimits(listener, maxConnections: caps[listener.name]), attribution: attribution,
                 intake: context.intake, logger: context.logger,
-                metrics: ListenerMetrics(listener: listener.name, appliances: applianceNames, factory: context.metrics), logLimiter: ListenerLogLimiter(),
+                metrics: ListenerMetrics(listener: listener.name, kind: listener.protocol, appliances: applianceNames, factory: context.metrics), logLimiter: ListenerLogLimiter(),
                 ingestMemory: context.ingestMemory)
             var tls: ListenerTLS?
             if listener.protocol.usesTLS {

@@ -239,8 +239,10 @@ final class WebhookHandler: ChannelInboundHandler {
         headers.add(contentsOf: extraHeaders)
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         // Before the end is written: NIO's pipeline handler may hand on a pipelined
-        // request as soon as it is, and that one's head comes after this.
-        context.triggerUserOutboundEvent(WebhookProgress.responded, promise: nil)
+        // request as soon as it is, and that one's head comes after this. A connection
+        // that closes after this answer waits for nothing more (the rest of a refused
+        // body is not a next request's head).
+        context.triggerUserOutboundEvent(keepAlive ? WebhookProgress.responded : .requestComplete, promise: nil)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))

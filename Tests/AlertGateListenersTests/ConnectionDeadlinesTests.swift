@@ -89,7 +89,7 @@ import Testing
         let config = ListenerConfig(name: "tcp", protocol: .syslogTCP, listen: HostPort(host: "127.0.0.1", port: 0), location: .start)
         return ListenerEnvironment(
             config: config, limits: limits, attribution: try ApplianceAttribution(appliances: [], defaultAppliance: nil), intake: RecordingIntake(),
-            logger: Logger(label: "guard-test"), metrics: ListenerMetrics(listener: "tcp", appliances: [], factory: metrics), logLimiter: ListenerLogLimiter(),
+            logger: Logger(label: "guard-test"), metrics: ListenerMetrics(listener: "tcp", kind: .syslogTLS, appliances: [], factory: metrics), logLimiter: ListenerLogLimiter(),
             ingestMemory: IngestBudget(limit: ListenerSet.defaultIngestMemory))
     }
 

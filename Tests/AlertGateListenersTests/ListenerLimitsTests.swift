@@ -1,6 +1,9 @@
 import AlertGateConfig
 import AlertGateCore
+import AlertGatePKI
+@testable import AlertGateTLS
 import AlertGateTesting
+import Logging
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -67,7 +70,7 @@ import Testing
         let harness = try await H(listeners: [Self.listener("tcp", .syslogTCP) { $0.maxConnections = 3 }], appliances: [Self.loopback])
         let port = harness.port("tcp")
         // Every refusal reason is in /metrics from the start, at 0.
-        for reason in ConnectionRefusal.allCases {
+        for reason in [ConnectionRefusal.maxConnections, .perSource, .idle] {
             #expect((try? harness.metrics.expectCounter("alertgate_connections_refused_total", [("listener", "tcp"), ("reason", reason.rawValue)])) != nil)
         }
         var channels: [any Channel] = []
@@ -85,12 +88,14 @@ import Testing
 
         // One closes: its place is free for the next (once the gateway has seen the close).
         try await kept[0].close()
-        var attempts = 0
-        while await harness.intake.stored.count < 4, attempts < 200 {
-            attempts += 1
+        let deadline = ContinuousClock.now + .seconds(60)
+        while await harness.intake.stored.count < 4, ContinuousClock.now < deadline {
             let next = try await Self.open(port: port)
             try? await next.writeAndFlush(ByteBuffer(string: SyslogListenerTests.cef("After a close") + "\n"))
-            if try await Self.waitClosed(next, timeout: .milliseconds(200)) == false { break }
+            // Refused (closed: the gateway had not seen the close yet) or stored.
+            while await harness.intake.stored.count < 4, next.isActive, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
         }
         #expect(try await harness.intake.waitForStored(4).map(\.title).contains("After a close"))
         for channel in kept { try? await channel.close() }
@@ -196,6 +201,44 @@ import Testing
         #expect(stored.filter { $0.title.hasPrefix("Flood") }.count < 50)
         try await flooder.close()
         try await other.close()
+        await harness.listeners.stop()
+    }
+}
+
+/// Failed client-certificate checks are refusals too: every one counted, one log line a
+/// second per listener however many senders fail (2,936 refused connections used to write
+/// 2,936 lines a second).
+@Suite struct ClientCheckLogTests {
+    typealias H = ListenerHarness
+
+    @Test func manyFailedClientChecksWriteOneLineASecond() async throws {
+        let harness = try await H(
+            listeners: [H.listener("tls", .syslogTLS, clientAuth: .required)],
+            appliances: [H.appliance("sensor-7", cn: "sensor-7.contoso.com", validation: .required)])
+        let rogue = try TestPKI(name: "Rogue")
+        let issued = try rogue.issue("sensor-7", commonName: "sensor-7.contoso.com")
+        let chain = try X509Certificate.certificates(from: Array(try Data(contentsOf: issued.certificate)))
+            + X509Certificate.certificates(from: Array(try Data(contentsOf: rogue.chainFile)))
+        let config = H.listener("tls", .syslogTLS, clientAuth: .required)
+        let tls = try ListenerTLS(listener: config, store: harness.store, crlSource: NoCRLs())
+        let settings = try #require(try ListenerSettings.all(
+            config: H.config(pki: harness.pki, listeners: [config], appliances: [H.appliance("sensor-7", cn: "sensor-7.contoso.com", validation: .required)]),
+            store: harness.store, crlSource: NoCRLs(),
+            context: .init(intake: harness.intake, logger: Logger(label: "check") { _ in RecordingLogHandler(recorder: harness.logs) }, metrics: harness.metrics, budget: nil, ingestMemory: IngestBudget(limit: ListenerSet.defaultIngestMemory))
+        ).first)
+        let start = ContinuousClock.now
+        for index in 0..<50 {
+            let check = tls.peerCheck(remote: try SocketAddress(ipAddress: "10.0.0.\(index + 1)", port: 5000), environment: settings.environment)
+            let decision = await check(TLSPeer(chain: chain, applicationProtocol: nil, protocolVersion: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256"))
+            guard case .refuse = decision else {
+                Issue.record("a rogue certificate was accepted")
+                return
+            }
+        }
+        let seconds = Int((ContinuousClock.now - start).components.seconds) + 1
+        #expect(harness.counter("alertgate_handshake_failures_total", [("appliance", "sensor-7"), ("partner", "listener:tls"), ("check", "chain")]) == 50)
+        let lines = harness.logs.containing("refused the client certificate CN=sensor-7.contoso.com")
+        #expect(lines.count >= 1 && lines.count <= seconds, "\(lines.count) lines in about \(seconds) s")
         await harness.listeners.stop()
     }
 }

@@ -46,7 +46,7 @@ import Testing
             config: config, limits: ConnectionLimits(config),
             attribution: try ApplianceAttribution(appliances: [ApplianceConfig(name: "plant", kind: .sensor, location: .start)], defaultAppliance: "plant"),
             intake: intake, logger: Logger(label: "stream-limits"),
-            metrics: ListenerMetrics(listener: "tcp", appliances: ["plant"], factory: TestMetrics()), logLimiter: ListenerLogLimiter(),
+            metrics: ListenerMetrics(listener: "tcp", kind: .syslogTCP, appliances: ["plant"], factory: TestMetrics()), logLimiter: ListenerLogLimiter(),
             ingestMemory: budget)
         let reads = ReadCounter()
         let channel = EmbeddedChannel(handlers: [reads, SyslogStreamHandler(settings: ListenerSettings(environment: environment, tls: nil))])
