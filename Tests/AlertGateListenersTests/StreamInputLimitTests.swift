@@ -26,9 +26,10 @@ import Testing
         }
 
         /// Runs `loop` (where the handler's intake task may be enqueued) until `count`
-        /// batches were offered or 30 s passed.
+        /// batches were offered or 120 s passed (the intake runs as a task: on a machine
+        /// busy with the whole suite, Swift concurrency's threads may come late).
         func waitForBatches(_ count: Int, running loop: EmbeddedEventLoop) -> [[Alert]] {
-            let deadline = ContinuousClock.now + .seconds(30)
+            let deadline = ContinuousClock.now + .seconds(120)
             while batches.withLockedValue({ $0.count }) < count, ContinuousClock.now < deadline {
                 loop.run()
                 usleep(10_000)

@@ -16,7 +16,9 @@ import Testing
     static func harness(_ change: (inout ListenerConfig) -> Void = { _ in }) async throws -> H {
         var listener = H.listener("hooks", .webhook, clientAuth: .optional, path: "/alerts")
         change(&listener)
-        return try await H(listeners: [listener], appliances: [H.appliance("plant", source: "127.0.0.0/8")])
+        // validation: none, so that clients without a certificate are admitted (under
+        // `required` they are refused at the handshake, before any limit is reached).
+        return try await H(listeners: [listener], appliances: [H.appliance("plant", source: "127.0.0.0/8", validation: .none)])
     }
 
     static let body = #"{"title": "PLC program download", "severity": "major"}"#
