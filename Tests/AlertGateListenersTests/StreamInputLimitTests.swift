@@ -1,5 +1,6 @@
 import AlertGateConfig
 import AlertGateCore
+import AlertGateTesting
 import Foundation
 @testable import AlertGateListeners
 import Logging
@@ -126,16 +127,5 @@ import Testing
         #expect(seen.budgetUsed.first == 1054 * cost)
         #expect(seen.readsPassed == 0)
         #expect(seen.budgetUsed.last == 500 * cost)
-    }
-}
-
-/// Counts the `read()`s that reach the head of the pipeline (the socket, on a real channel).
-final class ReadCounter: ChannelOutboundHandler {
-    typealias OutboundIn = Any
-    private(set) var count = 0
-
-    func read(context: ChannelHandlerContext) {
-        count += 1
-        context.read()
     }
 }

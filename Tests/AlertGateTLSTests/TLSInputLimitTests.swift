@@ -97,17 +97,6 @@ import Testing
     }
 }
 
-/// Counts the `read()`s that reach the head of the pipeline (the socket, on a real channel).
-final class ReadCounter: ChannelOutboundHandler {
-    typealias OutboundIn = Any
-    private(set) var count = 0
-
-    func read(context: ChannelHandlerContext) {
-        count += 1
-        context.read()
-    }
-}
-
 extension EmbeddedChannel {
     /// Everything written so far, as one buffer.
     func outboundBytes() -> ByteBuffer {

@@ -40,6 +40,18 @@ enum InteropPeers {
         throw Failure(description: "nothing listens on 127.0.0.1:\(port)\n\(process.standardOutput)\n\(process.standardError)")
     }
 
+    /// Checks a peer's config with its own checker (`check`), starts it in the foreground
+    /// (`run`) and waits until it listens on `port`.
+    static func launch(_ executable: String, check: [String], run: [String], environment: [String: String] = [:], port: Int) async throws -> RunningProcess {
+        let checked = try await ProcessRunner.captureDetached(executable, check, environment: environment)
+        guard checked.status == 0 else {
+            throw Failure(description: "\(executable) \(check.joined(separator: " ")) refused the config: \(checked.standardError)\(checked.standardOutput)")
+        }
+        let process = try RunningProcess(executable, run, environment: environment)
+        try await waitForPort(port, process: process)
+        return process
+    }
+
     static func canConnect(_ port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return false }
@@ -67,10 +79,27 @@ enum InteropPeers {
     }
 }
 
+/// A peer process the tests started, writing what it received to `output`.
+protocol InteropPeer {
+    var process: RunningProcess { get }
+    var output: URL { get }
+}
+
+extension InteropPeer {
+    func lines(count: Int) async throws -> [String] {
+        try await InteropPeers.lines(of: output, count: count, process: process)
+    }
+
+    func stop() async {
+        process.signal(SIGTERM)
+        _ = try? await process.waitForExit(timeout: .seconds(10))
+    }
+}
+
 // MARK: rsyslog
 
 /// `rsyslogd -n` with its own config, work folder and pid file.
-struct Rsyslog {
+struct Rsyslog: InteropPeer {
     enum Driver: String {
         case ossl
         case gtls
@@ -130,29 +159,16 @@ struct Rsyslog {
     private static func start(config: String, folder: URL, waitFor port: Int) async throws -> Rsyslog {
         let file = folder.appendingPathComponent("rsyslog.conf")
         try config.write(to: file, atomically: true, encoding: .utf8)
-        let check = try await ProcessRunner.captureDetached("/usr/sbin/rsyslogd", ["-N1", "-f", file.path])
-        guard check.status == 0 else {
-            throw InteropPeers.Failure(description: "rsyslogd -N1 refused \(file.path): \(check.standardError)\(check.standardOutput)")
-        }
-        let process = try RunningProcess("/usr/sbin/rsyslogd", ["-n", "-f", file.path, "-i", folder.appendingPathComponent("rsyslogd.pid").path])
-        try await InteropPeers.waitForPort(port, process: process)
+        let process = try await InteropPeers.launch(
+            "/usr/sbin/rsyslogd", check: ["-N1", "-f", file.path], run: ["-n", "-f", file.path, "-i", folder.appendingPathComponent("rsyslogd.pid").path], port: port)
         return Rsyslog(process: process, folder: folder)
-    }
-
-    func lines(count: Int) async throws -> [String] {
-        try await InteropPeers.lines(of: output, count: count, process: process)
-    }
-
-    func stop() async {
-        process.signal(SIGTERM)
-        _ = try? await process.waitForExit(timeout: .seconds(10))
     }
 }
 
 // MARK: syslog-ng
 
 /// syslog-ng 3.38 in the foreground with its own config, persist, pid and control files.
-struct SyslogNG {
+struct SyslogNG: InteropPeer {
     let process: RunningProcess
     let folder: URL
 
@@ -210,25 +226,12 @@ struct SyslogNG {
         try config.write(to: file, atomically: true, encoding: .utf8)
         let peer = InteropPeers.syslogNG
         let common = ["--module-path=\(peer.modulePath)", "-f", file.path]
-        let check = try await ProcessRunner.captureDetached(peer.binary, common + ["--syntax-only"], environment: peer.environment)
-        guard check.status == 0 else {
-            throw InteropPeers.Failure(description: "syslog-ng refused \(file.path): \(check.standardError)\(check.standardOutput)")
-        }
-        let process = try RunningProcess(peer.binary, common + [
+        let run = common + [
             "-F", "-e", "--no-caps", "-R", folder.appendingPathComponent("persist").path,
             "-p", folder.appendingPathComponent("pid").path, "-c", folder.appendingPathComponent("ctl").path,
-        ], environment: peer.environment)
-        try await InteropPeers.waitForPort(port, process: process)
+        ]
+        let process = try await InteropPeers.launch(peer.binary, check: common + ["--syntax-only"], run: run, environment: peer.environment, port: port)
         return SyslogNG(process: process, folder: folder)
-    }
-
-    func lines(count: Int) async throws -> [String] {
-        try await InteropPeers.lines(of: output, count: count, process: process)
-    }
-
-    func stop() async {
-        process.signal(SIGTERM)
-        _ = try? await process.waitForExit(timeout: .seconds(10))
     }
 }
 
@@ -239,11 +242,12 @@ struct SyslogNG {
 /// nginx reads the body into `$request_body`); `other.test` is the default server and
 /// answers 404. The access log has one line a request:
 /// `server_name|http2|status|content_type|user_agent|body` (the body's line ends escaped).
-struct Nginx {
+struct Nginx: InteropPeer {
     let process: RunningProcess
     let folder: URL
 
     var accessLog: URL { folder.appendingPathComponent("access.log") }
+    var output: URL { accessLog }
 
     static func start(port: Int, certificateChain: URL, key: URL, caFile: URL, in base: URL) async throws -> Nginx {
         let folder = try InteropPeers.folder("nginx-\(port)", in: base)
@@ -296,12 +300,8 @@ struct Nginx {
             """
         let file = folder.appendingPathComponent("nginx.conf")
         try config.write(to: file, atomically: true, encoding: .utf8)
-        let check = try await ProcessRunner.captureDetached("/usr/sbin/nginx", ["-t", "-c", file.path, "-p", folder.path, "-e", folder.appendingPathComponent("error.log").path])
-        guard check.status == 0 else {
-            throw InteropPeers.Failure(description: "nginx -t refused \(file.path): \(check.standardError)")
-        }
-        let process = try RunningProcess("/usr/sbin/nginx", ["-c", file.path, "-p", folder.path, "-e", folder.appendingPathComponent("error.log").path])
-        try await InteropPeers.waitForPort(port, process: process)
+        let paths = ["-c", file.path, "-p", folder.path, "-e", folder.appendingPathComponent("error.log").path]
+        let process = try await InteropPeers.launch("/usr/sbin/nginx", check: ["-t"] + paths, run: paths, port: port)
         return Nginx(process: process, folder: folder)
     }
 
@@ -317,17 +317,12 @@ struct Nginx {
 
     /// The access log's requests once it holds `count`.
     func requests(count: Int) async throws -> [Request] {
-        try await InteropPeers.lines(of: accessLog, count: count, process: process).map { line in
+        try await lines(count: count).map { line in
             let fields = line.split(separator: "|", maxSplits: 5, omittingEmptySubsequences: false).map(String.init)
             guard fields.count == 6 else { throw InteropPeers.Failure(description: "unexpected access log line: \(line)") }
             // escape=json writes the body as the inside of a JSON string.
             let body = try JSONSerialization.jsonObject(with: Data("\"\(fields[5])\"".utf8), options: .fragmentsAllowed) as? String ?? ""
             return Request(serverName: fields[0], http2: fields[1], status: Int(fields[2]) ?? 0, contentType: fields[3], userAgent: fields[4], body: body)
         }
-    }
-
-    func stop() async {
-        process.signal(SIGTERM)
-        _ = try? await process.waitForExit(timeout: .seconds(10))
     }
 }
