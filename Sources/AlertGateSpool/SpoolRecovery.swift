@@ -143,6 +143,13 @@ enum SpoolRecovery {
             starts[record.segment] = base + UInt64(number)
         }
         result.renumbered = found.contains(where: \.damaged) || starts.contains { found[$0.key].start != $0.value }
+        // A file that keeps no record (one a crash left empty, or nothing valid left in it)
+        // goes now: left under its old name, it would stand in the way of the segment the
+        // renumbered log creates under that name later (created exclusively, so every
+        // append to this queue would fail).
+        for (segment, file) in found.enumerated() where starts[segment] == nil {
+            unlink(directory.appendingPathComponent(file.name).path)
+        }
         try renumber(directory, found, starts)
 
         // Open what is kept under its new name; files that hold only accepted records go.

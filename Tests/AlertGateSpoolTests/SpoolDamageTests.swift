@@ -101,6 +101,27 @@ import Testing
         #expect(try await reopened.entries(limit: 100).map(\.alert.id) == ids(1...31).filter { $0 != "alert-\(lostNumber)" })
     }
 
+    /// A crash between creating a segment and writing to it leaves an empty file named after
+    /// the next sequence. When damage elsewhere renumbers the log, that name comes round
+    /// again: the empty file must be gone by then, or every append to the queue fails.
+    @Test func anEmptySegmentLeftByACrashDoesNotBlockTheRenumberedLog() async throws {
+        try await fill()
+        let empty = URL(fileURLWithPath: SpoolQueue.segmentPath(folder, 31))
+        #expect(FileManager.default.createFile(atPath: empty.path, contents: nil))
+        let middle = try segments()[1]
+        let inside = try records(middle)
+        try change(middle) { $0[inside[2].offset + inside[2].size / 2] ^= 0x10 }
+
+        let queue = try open()
+        #expect(await queue.depth == 29)
+        #expect(!FileManager.default.fileExists(atPath: empty.path), "the empty segment was left behind")
+        for number in 31...60 {
+            _ = try await queue.append(alerts(number...number))
+        }
+        #expect(await queue.depth == 59)
+        #expect(try await open().entries(limit: 100).count == 59)
+    }
+
     @Test func damageInSeveralFilesCostsOnlyTheDamagedRecordsAndTheLogStaysWhole() async throws {
         try await fill()
         let files = try segments()

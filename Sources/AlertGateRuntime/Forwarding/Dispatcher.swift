@@ -223,7 +223,10 @@ actor Dispatcher {
     private func startGuarded() async {
         switch crashGuard.start {
         case .clean:
-            return
+            // A marker that names nothing of this log any more (behind the cursor, or from
+            // before a renumbering) is cleared below too: kept, a death before the first
+            // send would make it count against a record it never named.
+            break
         case .narrow(let range):
             logger.warning("the previous run stopped while sending alerts \(range.lowerBound)…\(range.upperBound) of this queue; they are sent one at a time")
         case .setAside(let sequence):
