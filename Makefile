@@ -43,6 +43,9 @@ lab-certs:
 ASAN_TESTS   := AlertGateTLSTests|HTTP2TransportTests|OutboundCommandTests|AlertGateListenersTests|AlertGateSpoolTests|GatewayTests
 
 # The package tests (PackagingTests) check the .deb that `make deb` built just before.
+# At most 6 tests run at once: unbounded, 500 tests on 2 cores starve the in-process
+# servers some tests start (their answers run on Swift concurrency's 2 threads).
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH := 6
 test: deps peers packaging-tools
 	$(SWIFT) build --build-tests
 	$(MAKE) -s deb
