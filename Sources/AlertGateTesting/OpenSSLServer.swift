@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 
 /// `openssl s_server` on 127.0.0.1, the independent TLS peer of the tests: it presents a
@@ -57,7 +58,20 @@ public final class OpenSSLServer: @unchecked Sendable {
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 public enum FreePort {
+    /// Ports this process has handed out: the kernel may give a port that was just closed
+    /// again at once, and a harness that asks for six must get six different ones.
+    private static let handedOut = NIOLockedValueBox<Set<Int>>([])
+
+    /// A free loopback port, never one this process handed out before.
     public static func find() throws -> Int {
+        for _ in 0..<1000 {
+            let port = try probe()
+            if handedOut.withLockedValue({ $0.insert(port).inserted }) { return port }
+        }
+        throw POSIXError(.EADDRINUSE)
+    }
+
+    private static func probe() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw POSIXError(.EMFILE) }
         defer { close(socket) }
