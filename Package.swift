@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layout (see docs/architecture.md): C libraries in their own system-library targets,
+// Layout (see README.md, "Sources/"): C libraries in their own system-library targets,
 // the core below everything, the PKI on the system OpenSSL, config on Yams, and the CLI
 // on top. Plugins under plugins/ depend on the core only.
 let package = Package(
@@ -64,7 +64,7 @@ let package = Package(
             name: "AlertGateSpool",
             dependencies: ["AlertGateCore"]
         ),
-        // Transport plugins (SPEC §7): each depends on the core's plugin API only.
+        // Transport plugins (docs/reference.md §7): each depends on the core's plugin API only.
         .target(
             name: "SyslogTLSTransport",
             dependencies: [
@@ -94,7 +94,7 @@ let package = Package(
             ]
         ),
         .target(name: "AlertGateIngest", dependencies: ["AlertGateCore", .product(name: "NIOCore", package: "swift-nio")]),
-        // Listeners (SPEC §2): syslog UDP/TCP/TLS and the HTTPS webhook, attribution of
+        // Listeners (docs/reference.md §2): syslog UDP/TCP/TLS and the HTTPS webhook, attribution of
         // alerts to appliances; they hand alerts to an `AlertIntake`.
         .target(
             name: "AlertGateListeners",

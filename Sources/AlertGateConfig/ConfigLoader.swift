@@ -9,7 +9,7 @@ import Darwin
 #endif
 
 /// Reads `config.yaml` into a `GatewayConfig`, or every problem found, each at its line and
-/// column (SPEC section 4).
+/// column (docs/reference.md section 4).
 ///
 /// The text is composed into Yams nodes and decoded by hand from them, so that a problem
 /// carries the position of the node it concerns and decoding goes on past it.

@@ -148,7 +148,7 @@ extension ConfigDecoder {
         )
     }
 
-    /// A listener's limits (SPEC §11), each refused where it does not apply: connection
+    /// A listener's limits (docs/reference.md §11), each refused where it does not apply: connection
     /// limits and timeouts on syslog-udp (no connections), `handshake_timeout` without TLS,
     /// `header_timeout` and `token` on anything but a webhook, `max_rate_per_source` on
     /// anything but syslog-udp.
@@ -356,7 +356,7 @@ extension ConfigDecoder {
     }
 }
 
-/// The limit keys of one listener entry as decoded, with SPEC §11's defaults.
+/// The limit keys of one listener entry as decoded, with docs/reference.md §11's defaults.
 struct ListenerLimitKeys {
     var maxConnections = ListenerConfig.defaultMaxConnections
     var maxConnectionsPerSource = ListenerConfig.defaultMaxConnectionsPerSource

@@ -1,8 +1,8 @@
 /// One `listeners:` entry: where senders send, how they are recognised, and the limits
-/// their connections run under (SPEC §11).
+/// their connections run under (docs/reference.md §11).
 public struct ListenerConfig: Sendable, Hashable {
     public static let defaultMaxMessageSize = 64 * 1024
-    /// SPEC §11's defaults.
+    /// docs/reference.md §11's defaults.
     public static let defaultMaxConnections = 1024
     public static let defaultMaxConnectionsPerSource = 64
     public static let defaultHandshakeTimeout = Duration.seconds(10)

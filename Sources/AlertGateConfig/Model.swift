@@ -1,7 +1,7 @@
 import AlertGateCore
 import Foundation
 
-// The decoded `config.yaml` (SPEC section 4). Every list entry carries the location of its
+// The decoded `config.yaml` (docs/reference.md section 4). Every list entry carries the location of its
 // mapping so later checks (certificates, connections) can point back into the file.
 
 /// The whole configuration.
@@ -71,7 +71,7 @@ public struct GatewaySection: Sendable, Hashable {
     public var dataDir: URL
     /// The admin API's address; nil turns it off.
     public var admin: HostPort?
-    /// The bearer token `/metrics`, `/v1/status` and `POST /v1/reload` need (SPEC §11);
+    /// The bearer token `/metrics`, `/v1/status` and `POST /v1/reload` need (docs/reference.md §11);
     /// nil leaves them open, which only a loopback `admin` address may do.
     public var adminToken: String?
     /// The policy of appliances that set none.

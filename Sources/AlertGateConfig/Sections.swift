@@ -107,7 +107,7 @@ extension ConfigDecoder {
         return gateway
     }
 
-    /// `admin_token` (SPEC §11): at least `AdminTokenRule.minimumLength` characters, and
+    /// `admin_token` (docs/reference.md §11): at least `AdminTokenRule.minimumLength` characters, and
     /// required when `admin` is not a loopback address (the admin API can reload the
     /// gateway and shows every partner's state).
     func decodeAdminToken(_ mapping: MappingReader, into gateway: inout GatewaySection) {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One security alert, as every listener produces it and every partner format renders it.
-/// Fields follow the webhook schema of SPEC §4 and Defender for IoT's alert fields.
+/// Fields follow the webhook schema of docs/reference.md §4 and Defender for IoT's alert fields.
 public struct Alert: Sendable, Hashable {
     /// A stable identifier: the sender's (`id`, CEF `UUID=`), or one the gateway assigns.
     public var id: String

@@ -1,4 +1,4 @@
-/// The payload format a partner receives (config `partners[].format`, SPEC §4).
+/// The payload format a partner receives (config `partners[].format`, docs/reference.md §4).
 public enum AlertFormat: String, Sendable, CaseIterable {
     /// ArcSight Common Event Format, laid out as Defender for IoT's "Syslog CEF" forwarding.
     case cef

@@ -3,7 +3,7 @@ import NIOCore
 
 /// Renders an `Alert` as a partner receives it: the payload alone (CEF, LEEF, JSON or
 /// text), or a complete RFC 5424 syslog message around it, as the syslog-TLS transport
-/// sends it (SPEC §7).
+/// sends it (docs/reference.md §7).
 ///
 /// The CEF and LEEF layouts follow Microsoft Defender for IoT's forwarding rules ("Syslog
 /// CEF output fields" and "Syslog LEEF output fields" in *Forward on-premises OT alert

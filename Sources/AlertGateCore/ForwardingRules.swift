@@ -25,7 +25,7 @@ public struct ForwardingRules: Sendable {
             self.partners = unique
         }
 
-        /// Protocol and engine names compare case-insensitively (SPEC §4); an alert that
+        /// Protocol and engine names compare case-insensitively (docs/reference.md §4); an alert that
         /// names no protocol (or engine) does not match a rule that asks for some.
         public func matches(_ alert: Alert) -> Bool {
             if let appliances, !appliances.contains(alert.appliance) { return false }

@@ -1,6 +1,6 @@
 /// Text from peers (certificate CNs, addresses, messages, HTTP paths, parse errors) on its
 /// way into a log: every control character is written as an escape, so that a peer can
-/// never end the line it is logged in and start one of its own (SPEC §11).
+/// never end the line it is logged in and start one of its own (docs/reference.md §11).
 ///
 /// The text log handler applies it to each message and metadata value; any other sink
 /// that writes peer text line by line applies it itself.

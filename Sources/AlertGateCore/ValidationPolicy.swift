@@ -1,4 +1,4 @@
-/// An appliance's certificate-validation policy for the peers it talks to (SPEC §6).
+/// An appliance's certificate-validation policy for the peers it talks to (docs/reference.md §6).
 public enum ValidationPolicy: String, Sendable, CaseIterable, Codable {
     /// A failed check refuses the connection; nothing is sent.
     case required

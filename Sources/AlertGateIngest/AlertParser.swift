@@ -159,7 +159,7 @@ public struct AlertParser: Sendable {
 
     // MARK: - Webhook
 
-    /// The alerts of a webhook POST body: one JSON alert object or an array of them (SPEC
+    /// The alerts of a webhook POST body: one JSON alert object or an array of them (docs/reference.md
     /// §4). The body is refused whole at the first problem, which the error names with the
     /// alert's index in the array. Bytes that are not UTF-8 are replaced with U+FFFD.
     public func parseWebhookBody(_ body: [UInt8], receivedAt: Date, appliance: String) -> Result<[Alert], WebhookError> {

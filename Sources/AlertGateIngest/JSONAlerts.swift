@@ -1,7 +1,7 @@
 import AlertGateCore
 import Foundation
 
-/// The members of a webhook alert object (SPEC §4), as alertgate's JSON format writes them.
+/// The members of a webhook alert object (docs/reference.md §4), as alertgate's JSON format writes them.
 /// Other members (`received_at`, `appliance`, anything else) are skipped: the gateway sets
 /// when it received an alert and which appliance it came from.
 enum WebhookField: CaseIterable {

@@ -4,7 +4,7 @@ import NIOCore
 /// state machine, fed whatever chunks the connection delivers, that knows nothing of
 /// sockets, so that a listener's handler is a thin adapter around it.
 ///
-/// The framing is detected from the connection's first byte (SPEC §4):
+/// The framing is detected from the connection's first byte (docs/reference.md §4):
 /// - a digit: RFC 6587 octet counting, `LEN SP MSG`. Line feeds, carriage returns, NULs
 ///   and spaces between frames are skipped, as some senders end every frame with one.
 /// - anything else: non-transparent framing (RFC 6587 §3.4.2), each message ended by LF

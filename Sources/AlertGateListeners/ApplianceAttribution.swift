@@ -2,7 +2,7 @@ import AlertGateConfig
 import AlertGateCore
 import NIOCore
 
-/// Which appliance a sender is, from what a listener knows of it (SPEC §4 `match`): a pure
+/// Which appliance a sender is, from what a listener knows of it (docs/reference.md §4 `match`): a pure
 /// value built once per listener from the config, asked once per connection (per datagram
 /// for UDP).
 ///

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A webhook listener's `token` (SPEC §11): a POST must carry `Authorization: Bearer
+/// A webhook listener's `token` (docs/reference.md §11): a POST must carry `Authorization: Bearer
 /// TOKEN`. Compared in time that depends on the lengths only, not on where the first
 /// difference is, so that a sender cannot find the token byte by byte.
 struct BearerToken: Sendable, Equatable {

@@ -1,5 +1,5 @@
 /// How many connections the listeners may hold together so that the process never runs
-/// out of file descriptors (SPEC §11): the soft `RLIMIT_NOFILE` less a reserve for what
+/// out of file descriptors (docs/reference.md §11): the soft `RLIMIT_NOFILE` less a reserve for what
 /// else needs descriptors (partner links, spool segments, CRL fetches, the admin API, the
 /// listening sockets). At `ulimit -n 512`, 700 idle senders used to take every descriptor:
 /// `/healthz` stopped answering and the partner link failed with "Too many open files".

@@ -1,6 +1,6 @@
 import NIOCore
 
-/// The timeouts of one connection (SPEC §11) as a pure value, driven by what the
+/// The timeouts of one connection (docs/reference.md §11) as a pure value, driven by what the
 /// connection does and asked, when its timer fires, whether a deadline has passed.
 /// `ConnectionGuard` is the NIO side: it feeds the events and holds the one timer.
 ///

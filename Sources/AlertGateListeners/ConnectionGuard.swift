@@ -9,7 +9,7 @@ enum WebhookProgress: Sendable {
     case responded
 }
 
-/// Holds one connection to its listener's timeouts (SPEC §11): the NIO side of
+/// Holds one connection to its listener's timeouts (docs/reference.md §11): the NIO side of
 /// `ConnectionDeadlines`. It sits right above the `TLSHandler` (at the front for
 /// syslog-tcp), where it sees the end of the handshake and check (`TLSEvent`), the
 /// plaintext that arrives, and the reads the handlers above ask for. One timer per

@@ -1,7 +1,7 @@
 import AlertGateConfig
 import NIOCore
 
-/// The limits every connection of one listener runs under (SPEC §11), from its config
+/// The limits every connection of one listener runs under (docs/reference.md §11), from its config
 /// entry and, for `maxConnections`, the share of file descriptors the process can give it
 /// (`ConnectionBudget`).
 struct ConnectionLimits: Sendable, Equatable {

@@ -1,7 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The open connections of a listener: admitted against its limits when accepted (SPEC
+/// The open connections of a listener: admitted against its limits when accepted (docs/reference.md
 /// §11: `max_connections`, `max_connections_per_source`), and kept so that stopping can let
 /// each finish the batch it has with the intake (`ChannelShouldQuiesceEvent`) instead of
 /// cutting it off. Connections are accepted on several event loops, hence the lock.

@@ -2,7 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// The log lines of one listener about what its peers did wrong, at most one a second
-/// per kind (SPEC §11): 2,936 refused connections a second write one line that says how
+/// per kind (docs/reference.md §11): 2,936 refused connections a second write one line that says how
 /// many were left out, not 2,936. Shared by the listener's connections, which run on
 /// different event loops; the counters count every event.
 final class ListenerLogLimiter: Sendable {

@@ -29,7 +29,7 @@ public enum IngestErrorReason: String, Sendable, CaseIterable {
 }
 
 /// Why a listener closed a connection on its own (the `reason` of
-/// `alertgate_connections_refused_total`, SPEC §11).
+/// `alertgate_connections_refused_total`, docs/reference.md §11).
 public enum ConnectionRefusal: String, Sendable, CaseIterable {
     /// The listener had `max_connections` open: closed at once.
     case maxConnections = "max-connections"

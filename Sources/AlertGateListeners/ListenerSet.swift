@@ -137,7 +137,7 @@ public actor ListenerSet {
         }
     }
 
-    /// Takes a reloaded config and store (SPEC §8). The new settings are built first, and
+    /// Takes a reloaded config and store (docs/reference.md §8). The new settings are built first, and
     /// if any cannot be, nothing changes. Then listeners the new config removes or moves
     /// to another address or protocol are unbound and the new addresses bound; if a bind
     /// fails, the old sockets are bound again and nothing else changes. Only then do the

@@ -7,7 +7,7 @@ import NIOCore
 /// The TLS side of a syslog-tls or webhook listener: the server context made from the
 /// store certificate the listener names, and the check of client certificates.
 ///
-/// A client certificate is checked like a partner's (SPEC §6: chain to the store's trust
+/// A client certificate is checked like a partner's (docs/reference.md §6: chain to the store's trust
 /// bundles, validity, CRL; no name check, as the CN is how the client is recognised) under
 /// the policy of the appliance it is attributed to: `required` refuses before any data
 /// moves, `none` lets it in and logs and counts each failed check once per connection.
@@ -64,7 +64,7 @@ struct ListenerTLS: Sendable {
             let peerText = ListenerEnvironment.describe(remote)
             guard let leaf = peer.chain.first else {
                 // No certificate (client_auth optional or none). An appliance under
-                // `required` admits no one without one, whatever matched it (SPEC §11): the
+                // `required` admits no one without one, whatever matched it (docs/reference.md §11): the
                 // missing certificate fails the chain check, logged and counted as any
                 // failed check. Otherwise the handler attributes it by address or default,
                 // or closes it.
@@ -122,7 +122,7 @@ struct ListenerTLS: Sendable {
             let failure = verdict.firstFailure!
             environment.metrics.countRefused(appliance: attributed.appliance, check: failure.code.rawValue)
             metadata["code"] = "\(failure.code.rawValue)"
-            // Once a second per listener whatever the number of senders refused (SPEC §11).
+            // Once a second per listener whatever the number of senders refused (docs/reference.md §11).
             environment.log(
                 refusal.kind, peer: peerText,
                 "\(refusal.words) \(who) from \(peerText) (appliance \(attributed.appliance), validation required): \(failure.problem?.message ?? "")\(failure.detail.map { " [\($0)]" } ?? "")",

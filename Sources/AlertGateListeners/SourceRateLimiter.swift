@@ -2,7 +2,7 @@ import NIOCore
 
 /// `max_rate_per_source` of a syslog-udp listener: a token bucket per source address, so
 /// that one source flooding datagrams cannot take the spool and the intake from the
-/// others (SPEC §11). Each source may send `rate` datagrams a second on average and a
+/// others (docs/reference.md §11). Each source may send `rate` datagrams a second on average and a
 /// burst of one second's worth; past that its datagrams are dropped (and counted).
 ///
 /// Pure: the caller passes the time. The table of sources is bounded: when it grows past

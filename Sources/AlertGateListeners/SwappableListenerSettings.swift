@@ -1,6 +1,6 @@
 import NIOConcurrencyHelpers
 
-/// A listener's current `ListenerSettings`, replaced whole by a reload (SPEC §8): each new
+/// A listener's current `ListenerSettings`, replaced whole by a reload (docs/reference.md §8): each new
 /// connection takes the current settings when it is accepted; open connections are told
 /// of the new ones (`ListenerReconfigured`) and decide whether they may stay.
 final class SwappableListenerSettings: Sendable {

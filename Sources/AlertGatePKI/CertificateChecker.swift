@@ -1,6 +1,6 @@
 import Foundation
 
-/// Runs the import checks of SPEC §5 on one certificate's files.
+/// Runs the import checks of docs/reference.md §5 on one certificate's files.
 ///
 /// Checks run in a fixed order and each reports passed, failed or skipped (with why), so
 /// an operator sees every problem of a certificate at once rather than the first.

@@ -1,5 +1,5 @@
 /// A failed certificate check, with what its message needs. The one place that turns a
-/// check into the words operators read (SPEC §5: the texts are a contract).
+/// check into the words operators read (docs/reference.md §5: the texts are a contract).
 public enum CertificateProblem: Error, Sendable, Hashable {
     case unreadable
     case passphrase

@@ -2,7 +2,7 @@ import Foundation
 
 /// The appliance certificates and trust bundles of `store` in config.yaml, each checked.
 ///
-/// A value: a reload builds a new store aside and swaps it in whole (SPEC §8), so
+/// A value: a reload builds a new store aside and swaps it in whole (docs/reference.md §8), so
 /// connections keep the store they started with and a failed reload changes nothing.
 public struct CertificateStore: Sendable {
     /// One certificate entry to load.
@@ -188,7 +188,7 @@ public struct CertificateStore: Sendable {
 extension CertificateStore {
     /// What changed for one certificate when a new store replaced an old one.
     public enum Change: Sendable {
-        /// The new files failed; the old certificate stays in use (SPEC §5: on reload the
+        /// The new files failed; the old certificate stays in use (docs/reference.md §5: on reload the
         /// old one stays).
         case keptPrevious(name: String, refused: CheckResult)
         /// The certificate in use is now refused: revoked by a fresh CRL, or past notAfter.

@@ -1,4 +1,4 @@
-/// The certificate checks of SPEC §5, by the code that `--json`, the status API, logs and
+/// The certificate checks of docs/reference.md §5, by the code that `--json`, the status API, logs and
 /// metrics carry.
 public enum CheckCode: String, Sendable, CaseIterable, Codable, Hashable {
     case unreadable

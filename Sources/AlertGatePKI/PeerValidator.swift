@@ -1,7 +1,7 @@
 import Foundation
 internal import COpenSSL
 
-/// What a connection expects of the peer's certificate (SPEC §6).
+/// What a connection expects of the peer's certificate (docs/reference.md §6).
 public struct PeerExpectation: Sendable {
     /// How the expected name is matched against the certificate.
     public enum NameCheck: String, Sendable {

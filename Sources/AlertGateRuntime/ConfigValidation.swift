@@ -72,7 +72,7 @@ public struct ConfigValidation: Sendable {
     /// A TLS listener that does not require a client certificate (`client_auth: optional`
     /// or `none`) but attributes senders to an appliance under `validation: required` by
     /// source address or as its `default_appliance`: such an appliance admits no client
-    /// without a certificate (SPEC §11), so those senders are all refused.
+    /// without a certificate (docs/reference.md §11), so those senders are all refused.
     public static func warnings(_ config: GatewayConfig) -> [ConfigDiagnostic] {
         var warnings: [ConfigDiagnostic] = []
         for listener in config.listeners where listener.protocol.usesTLS && listener.clientAuth != .required {

@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// The process's open-file limit (`RLIMIT_NOFILE`). `run` raises the soft limit to the
-/// hard one at start (SPEC §11): the default soft limit (often 1024) is far below what a
+/// hard one at start (docs/reference.md §11): the default soft limit (often 1024) is far below what a
 /// gateway with a thousand senders needs, and the hard one is what the operator allows.
 enum FileDescriptorLimit {
     /// Raises the soft limit to the hard one (on macOS at most `OPEN_MAX`).

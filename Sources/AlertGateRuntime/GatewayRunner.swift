@@ -19,7 +19,7 @@ public struct GatewayRunner: Sendable {
         self.transports = transports
     }
 
-    /// Runs until stopped; returns the process exit status (SPEC §3: 0 on a clean stop,
+    /// Runs until stopped; returns the process exit status (docs/reference.md §3: 0 on a clean stop,
     /// 1 if the config or a required certificate is invalid at start).
     public func run() async -> Int32 {
         let loaded: ConfigValidation.Loaded
@@ -109,7 +109,7 @@ public struct GatewayRunner: Sendable {
             return 1
         }
         // Bound before the services start, so that an address in use ends the start with
-        // exit 1 and a line naming it (SPEC §3) rather than a service group that has to
+        // exit 1 and a line naming it (docs/reference.md §3) rather than a service group that has to
         // wind down the services already running.
         do {
             try await listenerSet.start()

@@ -38,7 +38,7 @@ public struct LineLogHandler: LogHandler {
         switch format {
         case .text:
             // Messages and values carry peers' text (CNs, addresses, messages): escaped, so
-            // that a peer never starts a line of its own (SPEC §11). JSON escapes anyway.
+            // that a peer never starts a line of its own (docs/reference.md §11). JSON escapes anyway.
             let fields = merged.sorted { $0.key < $1.key }.map { "\(LogEscaping.escaped($0.key))=\(Self.quoted(LogEscaping.escaped("\($0.value)")))" }
             line += ((output.isJournal ? [] : [time]) + [level, LogEscaping.escaped(event.message.description)] + fields).joined(separator: " ")
         case .json:
@@ -50,7 +50,7 @@ public struct LineLogHandler: LogHandler {
         output.write(line + "\n")
     }
 
-    /// The three levels operators filter on, as SPEC §4 names them.
+    /// The three levels operators filter on, as docs/reference.md §4 names them.
     static func levelName(_ level: Logger.Level) -> String {
         switch level {
         case .trace, .debug: "debug"

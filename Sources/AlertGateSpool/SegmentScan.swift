@@ -1,5 +1,5 @@
 /// What a segment file's bytes hold: its valid records in order, and the byte ranges
-/// between them that are not valid records (SPEC §11: a record whose checksum fails is
+/// between them that are not valid records (docs/reference.md §11: a record whose checksum fails is
 /// skipped and the valid records after it are kept).
 ///
 /// A pure value, made from the bytes alone. After a record that fails, the scan looks for

@@ -5,7 +5,7 @@ import Synchronization
 /// Every queue of a gateway under `data_dir/spool`, one per (partner, appliance) link, and
 /// the disk quota they share.
 ///
-/// SPEC §2 asks for one queue per partner; each partner gets one queue per appliance it
+/// docs/reference.md §2 asks for one queue per partner; each partner gets one queue per appliance it
 /// receives from, because each appliance has its own connection (its own client
 /// certificate and policy). One appliance's link that fails then holds back only its own
 /// alerts, and each queue's cursor stays a single number.

@@ -4,7 +4,7 @@ import Foundation
 import Glibc
 #endif
 
-/// Opens a queue's folder as a crash or a damaged disk left it (SPEC §11), keeping every
+/// Opens a queue's folder as a crash or a damaged disk left it (docs/reference.md §11), keeping every
 /// valid record: a record whose checksum fails is skipped and the records after it are
 /// kept, the damaged file is copied aside into `damaged/` and rewritten without the bad
 /// bytes, and what was lost is reported (`SpoolRecoveryReport`).

@@ -1,7 +1,7 @@
 import AlertGateCore
 import AlertGatePKI
 
-/// An appliance's validation policy applied to one peer (SPEC §6): the checks always run;
+/// An appliance's validation policy applied to one peer (docs/reference.md §6): the checks always run;
 /// `required` refuses on any failure, `none` lets the connection through with the verdict,
 /// for the caller to log once per connection and count.
 public struct PeerPolicy: Sendable {

@@ -5,7 +5,7 @@ import Foundation
 import HTTP2Transport
 import SyslogTLSTransport
 
-/// The `alertgate` command line (SPEC §3).
+/// The `alertgate` command line (docs/reference.md §3).
 @main
 struct AlertGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +21,7 @@ struct AlertGateCommand: AsyncParsableCommand {
     static let transports = TransportRegistry([SyslogTLSTransport(), HTTP2Transport()])
 
 
-    /// Parses and runs the command with SPEC §3's exit codes: usage errors exit 2 (the
+    /// Parses and runs the command with docs/reference.md §3's exit codes: usage errors exit 2 (the
     /// argument parser's default would be 64).
     static func main() async {
         do {

@@ -2,7 +2,7 @@ import AlertGateCore
 import AlertGatePKI
 import Foundation
 
-/// `cert check`'s report, as text for people and as JSON for scripts (SPEC §5).
+/// `cert check`'s report, as text for people and as JSON for scripts (docs/reference.md §5).
 enum CertificateReportRenderer {
     static func text(_ report: CertificateReport) -> String {
         var lines: [String] = []

@@ -1,7 +1,7 @@
 import AlertGateConfig
 import Testing
 
-/// `gateway.admin_token` and the rule that an admin API off loopback needs one (SPEC §11).
+/// `gateway.admin_token` and the rule that an admin API off loopback needs one (docs/reference.md §11).
 @Suite struct AdminTokenConfigTests {
     @Test func anAdminAddressOffLoopbackWithoutATokenIsAnErrorAtTheAddress() {
         for address in ["0.0.0.0:9180", "\"[::]:9180\"", "10.1.2.3:9180", "gw.example.com:9180"] {

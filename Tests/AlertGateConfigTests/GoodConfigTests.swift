@@ -3,7 +3,7 @@ import AlertGateCore
 import Foundation
 import Testing
 
-/// SPEC section 4's sample, made self-consistent and extended to show every key.
+/// docs/reference.md section 4's sample, made self-consistent and extended to show every key.
 private let sampleConfig = """
     gateway:
       data_dir: data                    # spool, CRL cache, generated certificates

@@ -2,7 +2,7 @@ import AlertGateConfig
 import Foundation
 import Testing
 
-/// SPEC §11: every listener's limits, with their defaults, and where each does not apply.
+/// docs/reference.md §11: every listener's limits, with their defaults, and where each does not apply.
 @Suite struct ListenerLimitsConfigTests {
     static let store = """
         store:

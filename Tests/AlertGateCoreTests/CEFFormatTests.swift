@@ -59,7 +59,7 @@ struct CEFFormatTests {
     func severity(level: Severity, number: String, word: String) {
         let payload = formatter.payload(Fixtures.with(Fixtures.minimal) { $0.severity = level })
         #expect(payload == "CEF:0|Microsoft Defender for IoT|sensor-2|1.2.0|Microsoft Defender for IoT Alert|Sensor Traffic Stopped|\(number)|severity=\(word) UUID=a1")
-        // And a SIEM maps the number back to the same level (SPEC §4).
+        // And a SIEM maps the number back to the same level (docs/reference.md §4).
         #expect(Severity(numeric: level.cefSeverity) == level)
     }
 

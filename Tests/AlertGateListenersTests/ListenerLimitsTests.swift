@@ -12,7 +12,7 @@ import Testing
 
 @testable import AlertGateListeners
 
-/// SPEC §11 with real sockets: connection limits, timeouts, refusals counted and logged
+/// docs/reference.md §11 with real sockets: connection limits, timeouts, refusals counted and logged
 /// at most once a second, the webhook's head limit and token, UDP rate limits.
 @Suite struct ListenerLimitsTests {
     typealias H = ListenerHarness

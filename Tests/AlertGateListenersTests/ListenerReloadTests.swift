@@ -8,7 +8,7 @@ import NIOCore
 import NIOPosix
 import Testing
 
-/// A reload of a running listener set (SPEC §8): listeners added, removed and moved while
+/// A reload of a running listener set (docs/reference.md §8): listeners added, removed and moved while
 /// the others serve, open connections reviewed against the new appliances, a bind failure
 /// refusing the whole reload, and a sensor revoked while connected.
 @Suite struct ListenerReloadTests {

@@ -10,7 +10,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-/// What one syslog stream connection holds between its socket and the spool (SPEC §11):
+/// What one syslog stream connection holds between its socket and the spool (docs/reference.md §11):
 /// batches capped in alerts and bytes, the rest of a read left undecoded with reading
 /// stopped, and the gateway-wide ingest budget. `SyslogStreamHandler` on an
 /// `EmbeddedChannel`, with an intake that never answers (a spool stuck in its fsync).

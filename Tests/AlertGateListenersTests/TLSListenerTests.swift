@@ -66,7 +66,7 @@ import Testing
         await harness.listeners.stop()
     }
 
-    /// SPEC §11: `client_auth: optional` is no way past an appliance's `required`: a client
+    /// docs/reference.md §11: `client_auth: optional` is no way past an appliance's `required`: a client
     /// without a certificate that its address attributes to such an appliance is refused
     /// like a failed check (logged, counted), and nothing it sent is stored.
     @Test func withoutACertificateAnApplianceUnderRequiredRefusesTheClient() async throws {

@@ -6,7 +6,7 @@ import Testing
 
 @testable import AlertGateListeners
 
-/// SPEC §11 on the webhook, with real TLS clients: slowloris heads and idle kept-alive
+/// docs/reference.md §11 on the webhook, with real TLS clients: slowloris heads and idle kept-alive
 /// connections are closed on time and counted, a head too large is answered 431, and a
 /// listener with a token answers 401 without it.
 @Suite struct WebhookLimitsTests {

@@ -12,7 +12,7 @@ import Testing
 
 @testable import AlertGateRuntime
 
-/// SPEC §11's rules for the admin API: the bearer token, a loopback `Host`, no reload from
+/// docs/reference.md §11's rules for the admin API: the bearer token, a loopback `Host`, no reload from
 /// a web page; and the bounds on what one client can hold.
 extension AdminServerTests {
     static let token = "0123456789abcdef-admin-token"

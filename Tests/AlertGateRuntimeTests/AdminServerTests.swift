@@ -10,7 +10,7 @@ import Metrics
 import NIOCore
 import Testing
 
-/// The admin API (SPEC §9) on a loopback port, asked with curl, over a scripted backend.
+/// The admin API (docs/reference.md §9) on a loopback port, asked with curl, over a scripted backend.
 @Suite struct AdminServerTests {
     /// A backend whose answers the test sets.
     actor ScriptedBackend: AdminBackend {

@@ -8,7 +8,7 @@ import Darwin
 
 @testable import AlertGateRuntime
 
-/// `run` raises the soft open-file limit to the hard one (SPEC §11).
+/// `run` raises the soft open-file limit to the hard one (docs/reference.md §11).
 @Suite struct FileDescriptorLimitRaiseTests {
     @Test func theSoftLimitIsRaisedToTheHardOne() throws {
         var limits = rlimit()

@@ -6,7 +6,7 @@ import Testing
 
 @testable import AlertGateRuntime
 
-/// The forwarding counters as `/metrics` shows them (SPEC §9).
+/// The forwarding counters as `/metrics` shows them (docs/reference.md §9).
 @Suite struct ForwardingMetricsTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fwd-metrics-\(UUID().uuidString)")
     let key = Spool.Key(partner: "qradar", appliance: "sensor-1")

@@ -4,7 +4,7 @@ import Testing
 
 @testable import AlertGateSpool
 
-/// A damaged spool keeps what it can (SPEC §11): a record whose checksum fails is skipped,
+/// A damaged spool keeps what it can (docs/reference.md §11): a record whose checksum fails is skipped,
 /// the valid records after it are kept, the damaged file is copied aside, and each lost
 /// range is reported. Cursors and file names that do not make sense never trap and never
 /// cost a record that is present.

@@ -8,7 +8,7 @@ import NIOPosix
 import Testing
 
 /// Outbound TLS against `openssl s_server`: mutual TLS, ALPN, and the validation matrix of
-/// SPEC §6 under both policies, with certificates made by the openssl CLI.
+/// docs/reference.md §6 under both policies, with certificates made by the openssl CLI.
 @Suite struct TLSConnectorTests {
     let pki: TestPKI
     let appliance: TLSContext

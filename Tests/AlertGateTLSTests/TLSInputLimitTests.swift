@@ -6,7 +6,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-/// The server role's input while the client's certificate is checked (SPEC §11): nothing
+/// The server role's input while the client's certificate is checked (docs/reference.md §11): nothing
 /// more is read, and what already arrived is capped. A client and a server `TLSHandler`
 /// on two `EmbeddedChannel`s exchange bytes in memory; the server's check never ends, as
 /// with a CRL URL that never answers.

@@ -6,7 +6,7 @@ import Testing
 import Glibc
 #endif
 
-/// SPEC §11: at a low `ulimit -n`, idle senders cannot take the descriptors the admin API
+/// docs/reference.md §11: at a low `ulimit -n`, idle senders cannot take the descriptors the admin API
 /// and the partner link need (before: 700 idle connections at `ulimit -n 512` stopped
 /// `/healthz` and failed the partner with "Too many open files").
 @Suite(.serialized) struct FileDescriptorLimitTests {

@@ -44,7 +44,7 @@ import Testing
 
     @Test func aNewlineFramedPartnerGetsOneLinePerAlertWithEmbeddedLineBreaksEscaped() async throws {
         // A receiver that splits on LF (syslog-ng network(), SIEM TCP inputs): octet-counted
-        // frames would pile up into one message there (SPEC §12, `framing: newline`).
+        // frames would pile up into one message there (docs/reference.md §12, `framing: newline`).
         let harness = try GatewayHarness()
         let partner = "  - { name: siem, transport: syslog-tls, endpoint: \"127.0.0.1:\(harness.ports.partner)\", server_name: partner.test, trust: corp, format: rfc5424, framing: newline, retry: { initial: 200ms, max: 1s } }"
         try harness.writeConfig(partner: partner)

@@ -176,7 +176,7 @@ final class GatewayHarness: @unchecked Sendable {
 
     /// POSTs `body` to the webhook with curl (checking the gateway's certificate), with
     /// sensor-1's certificate: its CN matches no appliance, so the address attributes it to
-    /// sensor-1, whose `validation: required` refuses clients without one (SPEC §11).
+    /// sensor-1, whose `validation: required` refuses clients without one (docs/reference.md §11).
     func post(_ body: String, path: String = "/alerts") async throws -> Response {
         let bodyFile = pki.directory.appendingPathComponent("body-\(UUID().uuidString).json")
         let headerFile = pki.directory.appendingPathComponent("headers-\(UUID().uuidString).txt")

@@ -2,7 +2,7 @@ import AlertGateTesting
 import Foundation
 import Testing
 
-/// `/metrics` of a running gateway against what its status says (SPEC §9).
+/// `/metrics` of a running gateway against what its status says (docs/reference.md §9).
 @Suite(.serialized) struct MetricsTests {
     func metricLines(_ harness: GatewayHarness) async throws -> [String] {
         try await harness.admin("/metrics").body.split(separator: "\n").map(String.init)

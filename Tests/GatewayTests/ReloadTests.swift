@@ -2,7 +2,7 @@ import AlertGateTesting
 import Foundation
 import Testing
 
-/// Hot reload (SPEC §8) of a running gateway: certificates rotated and config.yaml edited
+/// Hot reload (docs/reference.md §8) of a running gateway: certificates rotated and config.yaml edited
 /// under load, without losing or repeating an alert.
 @Suite(.serialized) struct ReloadTests {
     /// The `seq=N` of each message, with repeats.

@@ -2,7 +2,7 @@ import AlertGateTesting
 import Foundation
 import Testing
 
-/// `alertgate run` when an address it must listen on is taken (SPEC §3: exit 1, naming it).
+/// `alertgate run` when an address it must listen on is taken (docs/reference.md §3: exit 1, naming it).
 @Suite(.serialized) struct StartupFailureTests {
     /// Another process (`openssl s_server`) holds an address before the gateway starts.
     func holdPort(_ port: Int, _ gateway: GatewayHarness) async throws -> RunningProcess {

@@ -6,7 +6,7 @@ import Testing
 import Glibc
 #endif
 
-/// Hostile TLS senders against `alertgate run` (SPEC §11).
+/// Hostile TLS senders against `alertgate run` (docs/reference.md §11).
 @Suite(.serialized) struct TLSEdgeTests {
     /// A TLS client with a valid certificate whose CRL URL never answers, sending as fast
     /// as `yes` feeds `openssl s_client`: while its certificate is checked (10 s, the CRL

@@ -59,7 +59,7 @@ import Testing
         #expect(!log.contains("${TOKEN}"))
         #expect(log.contains("content-type: application/x-ndjson"))
         #expect(log.contains(":path: /ingest"))
-        // The name the certificate was checked against, as SNI said it (SPEC §12).
+        // The name the certificate was checked against, as SNI said it (docs/reference.md §12).
         #expect(log.contains(":authority: siem.contoso.com:\(server.port)"), "\(log.prefix(3000))")
         #expect(log.contains("user-agent: alertgate/"))
         // One connection, streams 1, 3, 5 on it, none reset.

@@ -186,7 +186,7 @@ import Testing
     }
 
     @Test func severalJSONAlertsAreNDJSONAndOneIsJSON() {
-        // Several objects one a line are not one JSON document (SPEC §12).
+        // Several objects one a line are not one JSON document (docs/reference.md §12).
         let ndjson = HTTP2BatchMaker(body: .ndjson, formatter: Self.formatter, limits: .init())
         #expect(ndjson.contentType(alertCount: 2) == "application/x-ndjson")
         #expect(ndjson.contentType(alertCount: 500) == "application/x-ndjson")

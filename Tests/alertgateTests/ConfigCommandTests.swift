@@ -235,7 +235,7 @@ extension ConfigCommandTests {
         #expect(again.status == 0, "\(again.standardError)")
     }
 
-    /// SPEC §11: a listener that lets clients in without a certificate and can attribute
+    /// docs/reference.md §11: a listener that lets clients in without a certificate and can attribute
     /// them to an appliance under `required` (which refuses every such client) is worth a
     /// word; the config is still valid.
     @Test func aListenerThatCannotAdmitClientsWithoutACertificateIsWarnedAbout() throws {

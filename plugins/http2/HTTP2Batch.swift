@@ -32,7 +32,7 @@ struct HTTP2BatchMaker: Sendable {
         self.maxBytes = max(1, limits.maxBytes)
     }
 
-    /// The `content-type` of a body of `alertCount` alerts (SPEC §12): HEC events and a
+    /// The `content-type` of a body of `alertCount` alerts (docs/reference.md §12): HEC events and a
     /// single JSON alert are `application/json`; several JSON alerts, one a line, are not one
     /// JSON document but NDJSON (`application/x-ndjson`), which receivers that parse by
     /// content type would otherwise reject; other formats are lines of text.

@@ -82,7 +82,7 @@ struct HTTP2Endpoint: Sendable, Hashable {
         self.path = path
     }
 
-    /// `:authority` of each request (SPEC §12): the name the partner's certificate is checked
+    /// `:authority` of each request (docs/reference.md §12): the name the partner's certificate is checked
     /// against, the same name TLS sends as SNI, so that a name-based front (nginx virtual
     /// hosts, a load balancer) routes the request where the handshake went. The port is
     /// added when it is not 443. Without a `server_name`, the endpoint's own authority.

@@ -1,7 +1,7 @@
 import AlertGateCore
 
 /// `transport: http2` — batches of alerts as HTTP/2 POSTs over validated TLS (ALPN h2 only),
-/// many batches at once as streams of one connection (SPEC §7). A 2xx answer accepts a
+/// many batches at once as streams of one connection (docs/reference.md §7). A 2xx answer accepts a
 /// batch; 429 and 503 ask for a retry (honouring Retry-After); any other 4xx rejects it
 /// for good, with the partner's answer; other 5xx are retried.
 ///

@@ -27,7 +27,7 @@ enum BatchOutcome: Sendable, Hashable {
     case rejected(reason: String)
 }
 
-/// How a partner's answer decides a batch's fate (SPEC §7), and how the fates of a send's
+/// How a partner's answer decides a batch's fate (docs/reference.md §7), and how the fates of a send's
 /// batches make its `DeliveryReport`. Pure functions, tested without a network.
 enum HTTP2Verdict {
     /// How much of a partner's answer goes into a reason.

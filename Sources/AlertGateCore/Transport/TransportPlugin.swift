@@ -1,4 +1,4 @@
-/// A transport plugin (SPEC §7): how alerts travel to a kind of partner. Plugins live
+/// A transport plugin (docs/reference.md §7): how alerts travel to a kind of partner. Plugins live
 /// under `plugins/NAME/`, implement this protocol and are registered by name; the core
 /// never names one.
 public protocol TransportPlugin: Sendable {

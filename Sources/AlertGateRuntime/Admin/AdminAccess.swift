@@ -2,7 +2,7 @@ import AlertGateConfig
 import Foundation
 import NIOHTTP1
 
-/// Who may ask what of the admin API (SPEC §11), decided from the request head alone: a
+/// Who may ask what of the admin API (docs/reference.md §11), decided from the request head alone: a
 /// pure value, so every rule is tested without a socket.
 ///
 /// - `/healthz` and `/readyz` are open: orchestrators probe them without credentials.
@@ -10,7 +10,7 @@ import NIOHTTP1
 ///   `Authorization: Bearer TOKEN` (401 otherwise, compared in constant time).
 /// - On a loopback admin address, those three need a loopback `Host` (403 otherwise): a
 ///   web page that rebinds its own name to 127.0.0.1 sends its own name as `Host`, so it
-///   can neither reload the gateway nor read its status. SPEC asks it of the reload; the
+///   can neither reload the gateway nor read its status. docs/reference.md asks it of the reload; the
 ///   status and metrics name every partner, so they get the same rule.
 /// - `POST /v1/reload` needs `Content-Type: application/json` or no body, and no `Origin`
 ///   header (403): what a browser can send across origins without a preflight is a

@@ -7,10 +7,10 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
-/// The admin API (SPEC §9) on `gateway.admin`: `GET /healthz`, `GET /readyz`,
+/// The admin API (docs/reference.md §9) on `gateway.admin`: `GET /healthz`, `GET /readyz`,
 /// `GET /metrics`, `GET /v1/status`, `POST /v1/reload`.
 ///
-/// Plain HTTP. Who may ask what is `AdminAccess` (SPEC §11: the bearer token, a loopback
+/// Plain HTTP. Who may ask what is `AdminAccess` (docs/reference.md §11: the bearer token, a loopback
 /// `Host`, no web page's reload); what one client can hold is bounded by `Settings`: a
 /// connection cap, a deadline for each request, and an idle deadline between requests, so
 /// that idle or slow clients cannot keep `/healthz` from answering.

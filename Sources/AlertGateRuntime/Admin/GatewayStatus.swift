@@ -1,7 +1,7 @@
 import AlertGateCore
 import Foundation
 
-/// The body of `GET /v1/status`, field for field SPEC §9's. Every field SPEC shows is
+/// The body of `GET /v1/status`, field for field docs/reference.md §9's. Every field docs/reference.md shows is
 /// always written: an absent value is `null`, never a missing key.
 public struct GatewayStatus: Codable, Sendable, Equatable {
     public var certificates: [Certificate]
@@ -37,9 +37,9 @@ public struct GatewayStatus: Codable, Sendable, Equatable {
         /// RFC 3339, UTC.
         public var notAfter: String
         public var state: State
-        /// The SPEC §5 code of the first failed check; `null` when valid.
+        /// The docs/reference.md §5 code of the first failed check; `null` when valid.
         public var code: String?
-        /// Its SPEC §5 message; `null` when valid.
+        /// Its docs/reference.md §5 message; `null` when valid.
         public var message: String?
 
         public enum State: String, Codable, Sendable {
@@ -144,7 +144,7 @@ public struct GatewayStatus: Codable, Sendable, Equatable {
         case connected, connecting, failing
     }
 
-    /// A failure as SPEC §5 names it: the code and the user-facing message.
+    /// A failure as docs/reference.md §5 names it: the code and the user-facing message.
     public struct Problem: Codable, Sendable, Equatable {
         public var code: String
         public var message: String

@@ -24,7 +24,7 @@ public struct MetricsExposition: Sendable {
         self.factory = factory
     }
 
-    /// The metric families SPEC §9 (and §11) lists, with their types. Those whose label
+    /// The metric families docs/reference.md §9 (and §11) lists, with their types. Those whose label
     /// sets are all known are made at 0 when the gateway starts (per partner, appliance,
     /// listener); those labelled by what happens (the failed `check`) have no series until
     /// it first happens, so `render()` writes their `# TYPE` line alone until then: a

@@ -2,7 +2,7 @@ import AlertGateSpool
 import Metrics
 import Synchronization
 
-/// The forwarding side's metrics (SPEC §9), and what status shows of each partner as
+/// The forwarding side's metrics (docs/reference.md §9), and what status shows of each partner as
 /// delivered:
 ///
 /// - `alertgate_alerts_forwarded_total{partner}`: alerts the partner accepted.

@@ -2,7 +2,7 @@ import AlertGateSpool
 import Logging
 import Metrics
 
-/// Says what opening the spool found (SPEC §11): each damaged range of a segment file with
+/// Says what opening the spool found (docs/reference.md §11): each damaged range of a segment file with
 /// the records it cost, each file or folder ignored and each cursor corrected, and counts
 /// the records lost in `alertgate_spool_damaged_records_total` (there from the start, at 0).
 enum SpoolRecoveryLog {

@@ -5,7 +5,7 @@ import AlertGateSpool
 import Foundation
 import Metrics
 
-/// The admin API's view of the running gateway (SPEC §9): status from the state in use,
+/// The admin API's view of the running gateway (docs/reference.md §9): status from the state in use,
 /// the links' health and the forwarding counters; reloads through the reloader.
 struct GatewayAdmin: AdminBackend {
     let reloader: GatewayReloader

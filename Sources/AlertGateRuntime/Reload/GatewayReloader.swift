@@ -6,7 +6,7 @@ import Foundation
 import Logging
 import Metrics
 
-/// Hot reload (SPEC §8): loads config.yaml and the certificate store aside, checks them
+/// Hot reload (docs/reference.md §8): loads config.yaml and the certificate store aside, checks them
 /// fully, and only then swaps them in — the forwarding rules for the next batch, the link
 /// pool's senders (each link's next send opens a new connection with the new certificate,
 /// trust and policy; the old connection closes once its sends are back), the listeners

@@ -1,7 +1,7 @@
 import AlertGateTesting
 import Foundation
 
-/// The receivers and senders people run beside alertgate (SPEC §12), started by the tests
+/// The receivers and senders people run beside alertgate (docs/reference.md §12), started by the tests
 /// on 127.0.0.1 with configs written at test time into the harness's folder: rsyslog
 /// (imtcp and omfwd, ossl or gtls), syslog-ng (`syslog()` and `network()`), nginx (HTTP/2
 /// with client certificates and name-based virtual hosts). `tools/install-peers.sh`

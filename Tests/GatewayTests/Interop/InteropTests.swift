@@ -2,7 +2,7 @@ import AlertGateTesting
 import Foundation
 import Testing
 
-/// alertgate against the receivers and senders people run (SPEC §12): each test starts the
+/// alertgate against the receivers and senders people run (docs/reference.md §12): each test starts the
 /// real program on loopback and asserts what it parsed, field by field, not only that bytes
 /// arrived.
 @Suite(.serialized) struct InteropTests {

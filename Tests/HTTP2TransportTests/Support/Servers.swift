@@ -28,7 +28,7 @@ final class NGHTTPD: Sendable {
     }
 }
 
-/// The bench's `h2sink` (SPEC's benchmark partner: nghttp2 + epoll, counts requests,
+/// The bench's `h2sink` (the shared bench's partner: nghttp2 + epoll, counts requests,
 /// alerts, `seq=N` tokens, connections and RST_STREAMs; `--fail-every K` answers every
 /// K-th request with 503).
 final class H2Sink: Sendable {
